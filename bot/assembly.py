@@ -1,0 +1,75 @@
+"""Building the assistant's parts from the configuration.
+
+Everything here blocks (model loading, training, embedding): the server
+calls it in a worker thread at start-up, the CLI calls it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import Config
+from bot.dialogue.domain import Domain
+from bot.dialogue.rules import RuleBook
+from bot.nlu.interpreter import Interpreter
+from knowledge.answers import KnowledgeAnswerer
+from knowledge.faq import load_faq
+from knowledge.index import FaqIndex
+from lm.embeddings import get_encoder
+from lm.generation import LlamaCppGenerator
+from lm.models import ModelNotAvailable, resolve_gguf
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModels:
+    interpreter: Interpreter
+    answerer: KnowledgeAnswerer
+    domain: Domain
+    rules: RuleBook
+    lm_status: str = "none"  # the model's file name, "none", or why it is unavailable
+    notes: list[str] = field(default_factory=list)
+
+
+def models_dir(config: Config) -> Path:
+    return config.data_dir / "models"
+
+
+def train_intents(config: Config) -> Interpreter:
+    encoder = get_encoder(config.nlu.encoder)
+    return Interpreter.from_training_file(config.nlu.data, encoder, models_dir(config) / "nlu",
+                                          config.nlu.fallback_threshold)
+
+
+def load_generator(config: Config) -> tuple[LlamaCppGenerator | None, str]:
+    """The configured chat model, or None with the reason it is not available."""
+    if config.lm.model.lower() == "none":
+        return None, "none"
+    try:
+        path = resolve_gguf(config.lm.model, models_dir(config))
+        generator = LlamaCppGenerator(path, threads=config.lm.threads)
+    except ModelNotAvailable as exc:
+        log.warning("language model not available (%s); answers will quote the FAQ", exc)
+        return None, f"unavailable: {exc}"
+    except (ImportError, ValueError, OSError, RuntimeError) as exc:
+        log.warning("language model failed to load (%s); answers will quote the FAQ", exc)
+        return None, f"unavailable: {exc}"
+    return generator, generator.name
+
+
+def load_models(config: Config) -> LoadedModels:
+    domain = Domain.load(config.dialogue.domain)
+    rules = RuleBook.load(config.dialogue.rules, domain)
+    interpreter = train_intents(config)
+    unknown = set(interpreter.intents) - set(domain.intents)
+    if unknown:
+        log.warning("intents in the training data but not in the domain: %s", ", ".join(sorted(unknown)))
+    index = FaqIndex.build(load_faq(config.knowledge.faq), get_encoder(config.knowledge.encoder),
+                           config.data_dir / "knowledge")
+    generator, lm_status = load_generator(config)
+    answerer = KnowledgeAnswerer(index, config.knowledge.min_score, config.store_name, generator,
+                                 config.lm.timeout_s, config.lm.max_tokens)
+    return LoadedModels(interpreter, answerer, domain, rules, lm_status)

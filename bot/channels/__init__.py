@@ -1,0 +1,2 @@
+"""Channels: where messages enter and replies leave. Each adapter only
+translates; the bot core knows nothing about transports."""

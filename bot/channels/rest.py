@@ -1,0 +1,100 @@
+"""Rasa's REST channel: POST /webhooks/rest/webhook, so existing Rasa clients work unchanged.
+
+Request  {"sender": "...", "message": "...", "metadata": {...}?}
+Response [{"recipient_id": "...", "text": "...", "custom": {...}, ...}, ...]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from bot.sessions.lock import LockTimeout
+from bot.sessions.store import SessionStoreUnavailable
+from bot.typedefs import assistant_key, config_key
+
+log = logging.getLogger(__name__)
+
+MAX_SENDER_CHARS = 256
+
+
+def json_error(status: int, message: str, **extra) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+class RequestRejected(Exception):
+    """A request the channel refuses; carries the JSON error response."""
+
+    def __init__(self, status: int, message: str, **extra):
+        super().__init__(message)
+        self.response = json_error(status, message, **extra)
+
+
+def to_rest_messages(sender: str, messages: list[dict]) -> list[dict]:
+    """Rasa's REST format: a text with blank lines goes out as several messages."""
+    out = []
+    for message in messages:
+        extra = {k: v for k, v in message.items() if k != "text" and v is not None}
+        parts = [p.strip() for p in (message.get("text") or "").split("\n\n") if p.strip()]
+        if not parts:
+            out.append({"recipient_id": sender, **extra})
+        for part in parts:
+            out.append({"recipient_id": sender, "text": part, **extra})
+    return out
+
+
+async def parse_request(request: web.Request, max_chars: int) -> tuple[str, str, dict]:
+    """(sender, message, metadata) from the body, or RequestRejected."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestRejected(413, f"request body is larger than {request.app[config_key].server.max_body_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestRejected(400, f"body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        raise RequestRejected(400, "body must be a JSON object with 'sender' and 'message'")
+    sender, message, metadata = body.get("sender"), body.get("message"), body.get("metadata") or {}
+    if isinstance(sender, int) and not isinstance(sender, bool):
+        sender = str(sender)
+    if not isinstance(sender, str) or not sender.strip():
+        raise RequestRejected(400, "'sender' is required and must be a non-empty string")
+    if len(sender) > MAX_SENDER_CHARS:
+        raise RequestRejected(400, f"'sender' must be at most {MAX_SENDER_CHARS} characters")
+    if not isinstance(message, str):
+        raise RequestRejected(400, "'message' is required and must be a string")
+    if len(message) > max_chars:
+        raise RequestRejected(413, f"'message' is longer than {max_chars} characters", limit=max_chars)
+    if not isinstance(metadata, dict):
+        raise RequestRejected(400, "'metadata' must be a JSON object")
+    return sender, message, metadata
+
+
+async def webhook(request: web.Request) -> web.Response:
+    try:
+        sender, message, metadata = await parse_request(request, request.app[config_key].server.max_message_chars)
+    except RequestRejected as exc:
+        return exc.response
+    assistant = request.app[assistant_key]
+    try:
+        messages = await assistant.handle_turn(sender, message, metadata, channel="rest")
+    except SessionStoreUnavailable as exc:
+        log.error("conversation %s: session store unavailable: %s", sender, exc)
+        return json_error(503, "the session store (Redis) is unavailable; the message was not processed, "
+                               "please retry", detail=str(exc))
+    except LockTimeout as exc:
+        return json_error(503, str(exc), retry_after_s=5)
+    return web.json_response(to_rest_messages(sender, messages))
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def setup_rest_channel(app: web.Application) -> None:
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    app.router.add_get("/webhooks/rest/", health)
+    app.router.add_get("/webhooks/rest", health)

@@ -1,0 +1,88 @@
+"""The `shopkeep` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from logging.handlers import RotatingFileHandler
+
+from bot.config import ConfigError, load_config
+
+
+def _setup_logging(config, verbose: bool) -> None:
+    logs = config.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    handlers = [logging.StreamHandler(), RotatingFileHandler(logs / "shopkeep.log", maxBytes=10 << 20, backupCount=3)]
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(args: argparse.Namespace, config) -> int:
+    from aiohttp import web
+
+    from bot.server import init_app
+
+    server = replace(config.server, host=args.host or config.server.host, port=args.port or config.server.port)
+    config = replace(config, server=server)
+    print(f"shopkeep: serving {config.store_name} on http://{server.host}:{server.port} "
+          f"(data in {config.data_dir})", flush=True)
+    web.run_app(init_app(config), host=server.host, port=server.port, print=None)
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace, config) -> int:
+    from bot.assembly import load_models
+
+    models = load_models(config)
+    print(f"intent model ready: {len(models.interpreter.intents)} intents")
+    print(f"knowledge index ready: {len(models.answerer.index.entries)} entries")
+    print(f"language model: {models.lm_status}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shopkeep",
+        description="A self-hosted AI customer-service agent for online stores.",
+        epilog="Settings come from the config file (default: the demo store's) and the environment: "
+               "SHOPKEEP_DATA_DIR, REDIS_URL, ACTION_ENDPOINT, SHOPKEEP_LM_MODEL. See README.md.",
+    )
+    parser.add_argument("--config", help="YAML config file (default: $SHOPKEEP_CONFIG or the demo store's)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="serve the bot over HTTP",
+                         description="Serve the bot: REST channel at /webhooks/rest/webhook, health at /health. "
+                                     "Trains the intent model and indexes the knowledge first if they changed; "
+                                     "starts an embedded Redis unless REDIS_URL is set.")
+    run.add_argument("--host", help="address to listen on (default from config: 0.0.0.0)")
+    run.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
+    run.set_defaults(func=cmd_run)
+
+    prepare = sub.add_parser("prepare", help="train the intent model, index the knowledge, join model files",
+                             description="Do all model work ahead of `run`, so the first start is fast. "
+                                         "Skips whatever is already up to date.")
+    prepare.set_defaults(func=cmd_prepare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"shopkeep: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(config, args.verbose)
+    try:
+        return args.func(args, config)
+    except Exception as exc:  # a clear one-line error for store owners; the log has the traceback
+        logging.getLogger("shopkeep").exception("failed")
+        print(f"shopkeep: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Configuration: plain settings from a YAML file, secrets and deployment
+choices from the environment.
+
+The default file is the demo store's (`bot/demo/shopkeep.yml`). Relative
+paths in a file are resolved against that file's folder, so a store can keep
+its whole configuration in one folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEMO_CONFIG = Path(__file__).parent / "demo" / "shopkeep.yml"
+
+# Environment variables that override the file. REDIS_URL may carry a
+# password, so it is never written into a config file we ship.
+ENV_DATA_DIR = "SHOPKEEP_DATA_DIR"
+ENV_CONFIG = "SHOPKEEP_CONFIG"
+ENV_REDIS_URL = "REDIS_URL"
+ENV_ACTION_ENDPOINT = "ACTION_ENDPOINT"
+ENV_LM_MODEL = "SHOPKEEP_LM_MODEL"
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is not usable."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    max_message_chars: int = 2000
+    max_body_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    redis_url: str | None = None
+    key_prefix: str = "shopkeep"
+    ttl_s: int = 86400
+    history_limit: int = 200
+    lock_lifetime_s: float = 60.0
+    lock_wait_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class NluConfig:
+    data: Path = Path("nlu.yml")
+    encoder: str = "packaged:all-MiniLM-L6-v2"
+    fallback_threshold: float = 0.4
+
+
+@dataclass(frozen=True)
+class DialogueConfig:
+    domain: Path = Path("domain.yml")
+    rules: Path = Path("rules.yml")
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    faq: Path = Path("faq.json")
+    encoder: str = "packaged:all-MiniLM-L6-v2"
+    min_score: float = 0.55
+
+
+@dataclass(frozen=True)
+class LmConfig:
+    model: str = "none"
+    timeout_s: float = 20.0
+    max_tokens: int = 160
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class ActionsConfig:
+    package: str = "actions"
+    endpoint: str | None = None
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    store_name: str = "our store"
+    data_dir: Path = Path("data")
+    server: ServerConfig = field(default_factory=ServerConfig)
+    sessions: SessionConfig = field(default_factory=SessionConfig)
+    nlu: NluConfig = field(default_factory=NluConfig)
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    lm: LmConfig = field(default_factory=LmConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
+    source: Path | None = None
+
+
+_SECTIONS = {
+    "server": ServerConfig,
+    "sessions": SessionConfig,
+    "nlu": NluConfig,
+    "dialogue": DialogueConfig,
+    "knowledge": KnowledgeConfig,
+    "lm": LmConfig,
+    "actions": ActionsConfig,
+}
+
+
+def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"section '{name}' must be a mapping, got {type(raw).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in '{name}': {', '.join(sorted(unknown))}")
+    values = {}
+    for key, value in raw.items():
+        default = getattr(cls(), key)
+        if isinstance(default, Path):
+            values[key] = (base / str(value)).resolve()
+        elif isinstance(default, bool) or value is None:
+            values[key] = value
+        elif isinstance(default, (int, float)):
+            try:
+                values[key] = type(default)(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"'{name}.{key}' must be a number, got {value!r}") from None
+        else:
+            values[key] = value
+    return cls(**values)
+
+
+def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read the YAML file at `path` (default: $SHOPKEEP_CONFIG or the demo
+    store's) and apply environment overrides."""
+    env = dict(os.environ if env is None else env)
+    path = Path(path or env.get(ENV_CONFIG) or DEMO_CONFIG)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    unknown = set(raw) - set(_SECTIONS) - {"store"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
+    base = path.resolve().parent
+    sections = {name: _section(cls, raw.get(name), base, name) for name, cls in _SECTIONS.items()}
+    store = raw.get("store") or {}
+    config = Config(
+        store_name=str(store.get("name", "our store")),
+        data_dir=Path(env.get(ENV_DATA_DIR, "data")).resolve(),
+        source=path.resolve(),
+        **sections,
+    )
+    return apply_env(config, env)
+
+
+def apply_env(config: Config, env: dict[str, str]) -> Config:
+    """Deployment choices that the environment decides over the file."""
+    if env.get(ENV_REDIS_URL):
+        config = replace(config, sessions=replace(config.sessions, redis_url=env[ENV_REDIS_URL]))
+    if env.get(ENV_ACTION_ENDPOINT):
+        config = replace(config, actions=replace(config.actions, endpoint=env[ENV_ACTION_ENDPOINT]))
+    if env.get(ENV_LM_MODEL):
+        config = replace(config, lm=replace(config.lm, model=env[ENV_LM_MODEL]))
+    return config

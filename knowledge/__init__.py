@@ -1,0 +1,1 @@
+"""The store's own knowledge: FAQ, catalog and order records."""

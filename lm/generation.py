@@ -1,0 +1,77 @@
+"""Chat generation with llama.cpp, safe to call from the event loop.
+
+One worker thread owns the model (llama.cpp contexts are not thread-safe), so
+requests queue; the queue is bounded, and each request has a deadline. A
+request that misses its deadline stops generating at the next token, and the
+caller gets `GenerationTimeout` so it can fall back to the store's own text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class GenerationError(Exception):
+    """Base for failures the caller should answer with a fallback."""
+
+
+class GenerationTimeout(GenerationError):
+    """The model did not finish before the deadline."""
+
+
+class GeneratorBusy(GenerationError):
+    """Too many requests are already waiting for the model."""
+
+
+class LlamaCppGenerator:
+    def __init__(self, model: Path | str, threads: int = 2, context: int = 2048, max_waiting: int = 8):
+        from llama_cpp import Llama
+
+        kwargs = dict(n_ctx=context, n_threads=threads, verbose=False)
+        if isinstance(model, str) and model.startswith("hub:"):
+            repo, _, filename = model.removeprefix("hub:").rpartition("/")
+            self._llm = Llama.from_pretrained(repo_id=repo, filename=filename, **kwargs)
+        else:
+            self._llm = Llama(model_path=str(model), **kwargs)
+        self.name = Path(str(model)).name
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm")
+        self._waiting = 0  # requests queued or running; bounded by max_waiting
+        self._max_waiting = max_waiting
+
+    def _run(self, messages: list[dict], max_tokens: int, deadline: float, cancelled: threading.Event) -> str:
+        pieces = []
+        stream = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.1,
+                                                  top_p=0.9, stream=True)
+        for chunk in stream:
+            if cancelled.is_set() or time.monotonic() > deadline:
+                raise GenerationTimeout("generation stopped at its deadline")
+            pieces.append(chunk["choices"][0]["delta"].get("content") or "")
+        return "".join(pieces).strip()
+
+    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
+        """The model's reply to a chat, or GenerationError."""
+        if self._waiting >= self._max_waiting:
+            raise GeneratorBusy(f"{self._waiting} requests already wait for the model")
+        self._waiting += 1
+        cancelled = threading.Event()
+        deadline = time.monotonic() + timeout
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor, self._run, messages, max_tokens, deadline, cancelled)
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except asyncio.TimeoutError:
+                cancelled.set()  # the worker stops at its next token
+                raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
+        finally:
+            self._waiting -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
