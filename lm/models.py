@@ -108,6 +108,6 @@ def resolve_gguf(spec: str, models_dir: Path) -> Path | str:
     path = Path(spec).expanduser()
     if path.exists():
         return path
-    if spec.endswith(".gguf") and spec.count("/") >= 2:
+    if spec.endswith(".gguf") and spec.count("/") == 2 and not spec.startswith(("/", ".", "~")):
         return f"hub:{spec}"
     raise ModelNotAvailable(f"no model file at {spec}")

@@ -118,7 +118,9 @@ class Dialogue:
         slot_events = [e for e in session.new_events if e["event"] == "slot"]
         validator = f"validate_{form}"
         if slot_events and self.actions.has(validator):
-            await self._run_custom(validator, turn)
+            # rasa-sdk validates the slot events at the end of the tracker, as
+            # Rasa's form appends its candidates there before validating.
+            await self._run_custom(validator, turn, candidates=slot_events)
         missing = [s for s in self.domain.forms[form] if session.slots.get(s) is None]
         if not missing:
             self._deactivate(session)
@@ -167,12 +169,14 @@ class Dialogue:
         else:
             await self._run_custom(action, turn)
 
-    async def _run_custom(self, action: str, turn: "_Turn") -> None:
+    async def _run_custom(self, action: str, turn: "_Turn", candidates: list[dict] = ()) -> None:
         session = turn.session
+        tracker = self._tracker(session, turn.parse)
+        tracker["events"] = tracker["events"] + list(candidates)
         call = {
             "next_action": action,
             "sender_id": session.sender_id,
-            "tracker": self._tracker(session, turn.parse),
+            "tracker": tracker,
             "domain": self.domain.raw,
             "version": RASA_SDK_VERSION,
         }

@@ -1,0 +1,47 @@
+"""Reading the domain and rules files."""
+
+import pytest
+
+from bot.config import DEMO_CONFIG
+from bot.dialogue.domain import Domain, DomainError
+from bot.dialogue.rules import RuleBook, RulesError
+
+DEMO = DEMO_CONFIG.parent
+
+
+def test_demo_rules():
+    domain = Domain.load(DEMO / "domain.yml")
+    rules = RuleBook.load(DEMO / "rules.yml", domain)
+    assert rules.by_intent["order_status"] == ["order_status_form"]
+    assert rules.form_submit["order_status_form"] == ["action_order_status"]
+    assert rules.by_intent["ask_question"] == ["action_answer_from_knowledge"]
+    assert set(rules.by_intent) <= set(domain.intents) | {"nlu_fallback"}
+
+
+def test_responses_fill_slots():
+    domain = Domain({"responses": {"utter_x": [{"text": "Order {order_id} is {missing}"}]}})
+    assert domain.render("utter_x", {"order_id": "SK-1"})[0]["text"] == "Order {order_id} is {missing}"
+    domain = Domain({"responses": {"utter_x": [{"text": "Order {order_id}"}]}})
+    assert domain.render("utter_x", {"order_id": "SK-1"})[0]["text"] == "Order SK-1"
+
+
+def test_a_rule_with_an_undeclared_action_is_refused(tmp_path):
+    path = tmp_path / "rules.yml"
+    path.write_text("rules:\n- rule: r\n  steps:\n  - intent: greet\n  - action: utter_nope\n")
+    with pytest.raises(RulesError, match="rule 'r' uses action 'utter_nope'"):
+        RuleBook.load(path, Domain({"intents": ["greet"]}))
+
+
+def test_two_rules_for_one_intent_are_refused(tmp_path):
+    path = tmp_path / "rules.yml"
+    path.write_text("rules:\n- rule: a\n  steps:\n  - intent: greet\n  - action: utter_hi\n"
+                    "- rule: b\n  steps:\n  - intent: greet\n  - action: utter_hi\n")
+    with pytest.raises(RulesError, match="already has a rule"):
+        RuleBook.load(path, Domain({"responses": {"utter_hi": [{"text": "hi"}]}}))
+
+
+def test_a_form_needing_an_undeclared_slot_is_refused(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text("forms:\n  f:\n    required_slots: [email]\n")
+    with pytest.raises(DomainError, match="form 'f' requires slot 'email'"):
+        Domain.load(path)

@@ -1,0 +1,69 @@
+"""The `shopkeep` command: help everywhere, and `shopkeep run` serving for real."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+SHOPKEEP = [sys.executable, "-m", "bot.cli"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["prepare", "--help"]])
+def test_every_subcommand_has_help(args):
+    out = subprocess.run(SHOPKEEP + args, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "usage: shopkeep" in out.stdout
+
+
+def test_a_bad_config_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("servers: {}\n")
+    out = subprocess.run(SHOPKEEP + ["--config", str(bad), "prepare"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "unknown section(s): servers" in out.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_shopkeep_run_serves_a_grounded_answer_with_embedded_redis_and_a_real_model(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path), "SHOPKEEP_LM_MODEL": "packaged:smollm2-135m"}
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen(SHOPKEEP + ["run", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    health = json.load(resp)
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.5)
+        assert health["redis"] == "ok" and health["models"]["lm"].startswith("SmolLM2")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                                         data=json.dumps({"sender": "a", "message": "how long does shipping take?"}).encode())
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            reply = json.load(resp)
+        assert reply[0]["custom"]["sources"] == ["shipping-times"]
+        assert "5 business days" in reply[0]["text"] or "business days" in reply[0]["text"]
+        assert (tmp_path / "redis" / "appendonly.aof").exists()
+        assert (tmp_path / "logs" / "shopkeep.log").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # a clean stop also stops the embedded Redis (it removes its pid file on exit)
+    deadline = time.monotonic() + 10
+    while (tmp_path / "redis" / "redis.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (tmp_path / "redis" / "redis.pid").exists()

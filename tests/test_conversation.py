@@ -1,0 +1,74 @@
+"""Whole conversations through the REST channel, on a real Redis and real models."""
+
+import pytest
+
+from tests.helpers import say, texts
+
+pytestmark = pytest.mark.integration
+
+
+async def test_question_gets_a_grounded_answer_naming_its_source(client):
+    messages = await say(client, "shopper-1", "how long does shipping take?")
+    assert messages[0]["recipient_id"] == "shopper-1"
+    assert messages[0]["custom"]["sources"] == ["shipping-times"]
+    assert "3 to 5 business days" in messages[0]["text"]
+
+
+async def test_where_is_my_order_starts_the_form_and_answers(client):
+    ask = await say(client, "shopper-2", "where is my order")
+    assert "order number" in texts(ask)
+    answer = await say(client, "shopper-2", "SK-1002")
+    assert "SK-1002" in texts(answer) and "UPS" in texts(answer)
+    assert answer[0]["custom"] == {"order_id": "SK-1002", "status": "shipped"}
+
+
+async def test_order_id_in_the_first_message_skips_the_question(client):
+    answer = await say(client, "shopper-3", "can you check order sk1010 please")
+    assert "SK-1010" in texts(answer) and "delayed" in texts(answer)
+
+
+async def test_unknown_order_id_is_refused_and_asked_again(client):
+    await say(client, "shopper-4", "where is my order")
+    reply = texts(await say(client, "shopper-4", "SK-9999"))
+    assert "couldn't find an order SK-9999" in reply
+    assert "order number" in reply
+
+
+async def test_question_in_the_middle_of_a_form_is_answered_then_the_form_asks_again(client):
+    await say(client, "shopper-5", "where is my order")
+    messages = await say(client, "shopper-5", "what is your return policy?")
+    assert messages[0]["custom"]["sources"] == ["returns-policy"]
+    assert "order number" in messages[-1]["text"]
+    done = await say(client, "shopper-5", "SK-1001")
+    assert "delivered" in texts(done)
+
+
+async def test_stop_ends_the_form(client):
+    await say(client, "shopper-6", "where is my order")
+    assert "stopped" in texts(await say(client, "shopper-6", "never mind"))
+    # the next message is handled normally, not as an order number
+    assert "Maple & Pine assistant" in texts(await say(client, "shopper-6", "hello"))
+
+
+async def test_question_the_knowledge_does_not_cover_gets_an_honest_answer(client):
+    messages = await say(client, "shopper-7", "what is the airspeed velocity of an unladen swallow?")
+    assert messages[0]["custom"] == {"sources": [], "abstained": True}
+    assert "don't" in messages[0]["text"] and "person" in messages[0]["text"]
+
+
+async def test_handoff_pauses_the_bot_until_the_shopper_takes_it_back(client):
+    assert "person from our team" in texts(await say(client, "shopper-8", "I want to talk to a human"))
+    assert "passed to our team" in texts(await say(client, "shopper-8", "how long does shipping take?"))
+    assert "withdrawn" in texts(await say(client, "shopper-8", "never mind"))
+    assert (await say(client, "shopper-8", "how long does shipping take?"))[0]["custom"]["sources"] == ["shipping-times"]
+
+
+async def test_history_is_stored_in_redis_in_order(client):
+    for message in ["hi", "where is my order", "SK-1004", "thanks"]:
+        await say(client, "shopper-9", message)
+    from bot.typedefs import assistant_key
+
+    session = await client.app[assistant_key].sessions.load("shopper-9")
+    user_texts = [e["text"] for e in session.history if e["event"] == "user"]
+    assert user_texts == ["hi", "where is my order", "SK-1004", "thanks"]
+    assert session.active_form is None and session.slots.get("order_id") is None
