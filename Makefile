@@ -40,6 +40,7 @@ run: models
 	$(BIN)/shopkeep run
 
 test: install
+	$(BIN)/ruff check bot actions lm knowledge tests
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.yaml_files import read_yaml
 
 DEMO_CONFIG = Path(__file__).parent / "demo" / "shopkeep.yml"
 
@@ -139,12 +139,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     store's) and apply environment overrides."""
     env = dict(os.environ if env is None else env)
     path = Path(path or env.get(ENV_CONFIG) or DEMO_CONFIG)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    raw = read_yaml(path, ConfigError) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     unknown = set(raw) - set(_SECTIONS) - {"store"}

@@ -2,13 +2,14 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+
+from tests.helpers import free_port
 
 SHOPKEEP = [sys.executable, "-m", "bot.cli"]
 
@@ -26,15 +27,9 @@ def test_a_bad_config_is_one_clear_line(tmp_path):
     assert out.returncode == 2 and "unknown section(s): servers" in out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.integration
 def test_shopkeep_run_serves_a_grounded_answer_with_embedded_redis_and_a_real_model(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path), "SHOPKEEP_LM_MODEL": "packaged:smollm2-135m"}
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen(SHOPKEEP + ["run", "--host", "127.0.0.1", "--port", str(port)], env=env,
@@ -51,8 +46,8 @@ def test_shopkeep_run_serves_a_grounded_answer_with_embedded_redis_and_a_real_mo
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.5)
         assert health["redis"] == "ok" and health["models"]["lm"].startswith("SmolLM2")
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-                                         data=json.dumps({"sender": "a", "message": "how long does shipping take?"}).encode())
+        body = json.dumps({"sender": "a", "message": "how long does shipping take?"}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body)
         with urllib.request.urlopen(request, timeout=60) as resp:
             reply = json.load(resp)
         assert reply[0]["custom"]["sources"] == ["shipping-times"]

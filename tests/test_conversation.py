@@ -60,7 +60,8 @@ async def test_handoff_pauses_the_bot_until_the_shopper_takes_it_back(client):
     assert "person from our team" in texts(await say(client, "shopper-8", "I want to talk to a human"))
     assert "passed to our team" in texts(await say(client, "shopper-8", "how long does shipping take?"))
     assert "withdrawn" in texts(await say(client, "shopper-8", "never mind"))
-    assert (await say(client, "shopper-8", "how long does shipping take?"))[0]["custom"]["sources"] == ["shipping-times"]
+    answer = await say(client, "shopper-8", "how long does shipping take?")
+    assert answer[0]["custom"]["sources"] == ["shipping-times"]
 
 
 async def test_history_is_stored_in_redis_in_order(client):

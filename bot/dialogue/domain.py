@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from bot.yaml_files import read_yaml
 
 
 class DomainError(Exception):
@@ -22,12 +22,7 @@ class Domain:
     @classmethod
     def load(cls, path: str | Path) -> "Domain":
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise DomainError(f"{path}: file not found") from None
-        except yaml.YAMLError as exc:
-            raise DomainError(f"{path}: invalid YAML: {exc}") from None
+        raw = read_yaml(path, DomainError) or {}
         if not isinstance(raw, dict):
             raise DomainError(f"{path}: expected a mapping")
         domain = cls(raw, str(path))
@@ -47,7 +42,8 @@ class Domain:
 
     @property
     def forms(self) -> dict[str, list[str]]:
-        return {name: list((spec or {}).get("required_slots", [])) for name, spec in (self.raw.get("forms") or {}).items()}
+        forms = self.raw.get("forms") or {}
+        return {name: list((spec or {}).get("required_slots", [])) for name, spec in forms.items()}
 
     @property
     def responses(self) -> dict[str, list[dict]]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from bot.dialogue.domain import Domain
+from bot.yaml_files import read_yaml
 
 BUILTIN_ACTIONS = {"action_answer_from_knowledge", "action_deactivate_loop", "action_listen"}
 
@@ -30,22 +29,18 @@ class RuleBook:
     @classmethod
     def load(cls, path: str | Path, domain: Domain) -> "RuleBook":
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise RulesError(f"{path}: file not found") from None
-        except yaml.YAMLError as exc:
-            raise RulesError(f"{path}: invalid YAML: {exc}") from None
+        raw = read_yaml(path, RulesError) or {}
         book = cls()
         for rule in raw.get("rules") or []:
             name = rule.get("rule", "?")
             steps = rule.get("steps") or []
-            actions = [s["action"] for s in steps if isinstance(s, dict) and "action" in s]
+            actions = _values(steps, "action")
             for action in actions:
                 if not (domain.knows_action(action) or action in BUILTIN_ACTIONS):
-                    raise RulesError(f"{path}: rule '{name}' uses action '{action}', which the domain does not declare")
-            loops = [c["active_loop"] for c in rule.get("condition") or [] if isinstance(c, dict) and "active_loop" in c]
-            intents = [s["intent"] for s in steps if isinstance(s, dict) and "intent" in s]
+                    raise RulesError(f"{path}: rule '{name}' uses action '{action}', "
+                                     "which the domain does not declare")
+            loops = _values(rule.get("condition") or [], "active_loop")
+            intents = _values(steps, "intent")
             if loops:
                 form = loops[0]
                 book.form_submit[form] = [a for a in actions if a != form]
@@ -56,3 +51,8 @@ class RuleBook:
             else:
                 raise RulesError(f"{path}: rule '{name}' has neither an intent step nor an active_loop condition")
         return book
+
+
+def _values(steps: list, key: str) -> list:
+    """The `key` values of the steps that have one, in order."""
+    return [step[key] for step in steps if isinstance(step, dict) and key in step]

@@ -1,6 +1,5 @@
 """The actions package as a standard Rasa action server, reached over real HTTP."""
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -12,20 +11,14 @@ import aiohttp
 import pytest
 
 from bot.server import init_app
-from tests.helpers import say, texts
+from tests.helpers import free_port, say, texts
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def action_server():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=os.getcwd())
     deadline = time.monotonic() + 60
@@ -58,7 +51,7 @@ async def test_order_form_runs_on_the_remote_action_server(aiohttp_client, confi
 
 
 async def test_unreachable_action_server_gets_an_apology(aiohttp_client, config, models):
-    remote = replace(config, actions=replace(config.actions, endpoint=f"http://127.0.0.1:{_free_port()}/webhook",
+    remote = replace(config, actions=replace(config.actions, endpoint=f"http://127.0.0.1:{free_port()}/webhook",
                                              timeout_s=2))
     client = await aiohttp_client(init_app(remote, models))
     messages = await say(client, "remote-2", "where is order SK-1002")

@@ -40,5 +40,5 @@ def test_bad_files_get_clear_errors(tmp_path, text, fragment):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found"):
+    with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "none.yml", env={})

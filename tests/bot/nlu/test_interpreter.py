@@ -28,7 +28,8 @@ def test_order_ids_are_extracted(models):
     assert [e["value"] for e in entities] == ["sk1002", "SK-1003"]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "a" * 10000, "\x00\x07 hello \x1b[31m", "你好 where is 我的 order"])
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "a" * 10000, "\x00\x07 hello \x1b[31m",
+                                  "你好 where is 我的 order"])
 def test_odd_input_gets_a_prediction_not_a_crash(models, text):
     parse = models.interpreter.parse(text)
     assert parse["intent"]["name"] in models.interpreter.intents + [FALLBACK_INTENT]

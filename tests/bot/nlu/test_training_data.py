@@ -39,7 +39,8 @@ def test_malformed_yaml_names_the_line(tmp_path):
 
 
 def test_example_lines_must_start_with_a_dash(tmp_path):
-    path = write(tmp_path, "nlu:\n- intent: a\n  examples: |\n    - hi\n    oops\n- intent: b\n  examples: |\n    - x\n")
+    path = write(tmp_path, "nlu:\n- intent: a\n  examples: |\n    - hi\n    oops\n"
+                           "- intent: b\n  examples: |\n    - x\n")
     with pytest.raises(TrainingDataError, match=r"nlu.yml:5: each example must start with '- '"):
         load_nlu_yaml(path)
 

@@ -1,0 +1,64 @@
+"""The product catalog: what the store sells, with prices, stock and reviews."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge.faq import KnowledgeError
+
+
+@dataclass(frozen=True)
+class Review:
+    rating: int  # 1 to 5
+    text: str
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    category: str
+    price: float
+    currency: str
+    in_stock: int
+    description: str
+    colours: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    reviews: tuple[Review, ...] = field(default=())
+
+    @property
+    def average_rating(self) -> float | None:
+        return sum(r.rating for r in self.reviews) / len(self.reviews) if self.reviews else None
+
+
+def load_catalog(path: str | Path) -> list[Product]:
+    """Read a JSON list of products, checking what a shopper would be told."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"{path}: not a valid UTF-8 JSON file: {exc}") from None
+    if not isinstance(rows, list):
+        raise KnowledgeError(f"{path}: expected a list of products")
+    products, seen = [], set()
+    for n, row in enumerate(rows, 1):
+        try:
+            reviews = tuple(Review(int(r["rating"]), str(r["text"])) for r in row.get("reviews", []))
+            product = Product(sku=str(row["sku"]), name=str(row["name"]), category=str(row["category"]),
+                              price=float(row["price"]), currency=str(row.get("currency", "USD")),
+                              in_stock=int(row.get("in_stock", 0)), description=str(row["description"]),
+                              colours=tuple(row.get("colours", [])), sizes=tuple(row.get("sizes", [])),
+                              reviews=reviews)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise KnowledgeError(f"{path}: product {n} is incomplete or malformed: {exc!r}") from None
+        if product.sku in seen:
+            raise KnowledgeError(f"{path}: duplicate sku {product.sku!r} (product {n})")
+        if product.price < 0 or any(not 1 <= r.rating <= 5 for r in reviews):
+            raise KnowledgeError(f"{path}: product {product.sku} has a negative price or a rating outside 1-5")
+        seen.add(product.sku)
+        products.append(product)
+    return products

@@ -1,0 +1,31 @@
+"""The demo catalog and the checks on catalog files."""
+
+import pytest
+
+from knowledge.catalog import load_catalog
+from knowledge.faq import KnowledgeError
+from knowledge.orders import DEMO_STORE_DIR, get_order_book
+
+
+def test_demo_catalog():
+    products = load_catalog(DEMO_STORE_DIR / "products.json")
+    assert len(products) == 50 and len({p.category for p in products}) >= 6
+    assert all(p.reviews and p.description and p.price > 0 for p in products)
+    skus = {p.sku for p in products}
+    book = get_order_book()
+    for n in range(1001, 1021):  # every ordered item is in the catalog
+        assert {line["sku"] for line in book.get(f"SK-{n}")["items"]} <= skus
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ('{"sku": "a"}', "expected a list"),
+    ('[{"sku": "a"}]', "product 1 is incomplete"),
+    ('[{"sku": "a", "name": "n", "category": "c", "price": -1, "description": "d"}]', "negative price"),
+    ('[{"sku": "a", "name": "n", "category": "c", "price": 1, "description": "d"},'
+     ' {"sku": "a", "name": "n", "category": "c", "price": 1, "description": "d"}]', "duplicate sku"),
+])
+def test_bad_catalogs(tmp_path, content, fragment):
+    path = tmp_path / "products.json"
+    path.write_text(content)
+    with pytest.raises(KnowledgeError, match=fragment):
+        load_catalog(path)
