@@ -14,7 +14,9 @@ from bot.config import Config
 from bot.dialogue.domain import Domain
 from bot.dialogue.rules import RuleBook
 from bot.nlu.interpreter import Interpreter
+from bot.nlu.training import train_model
 from knowledge.answers import KnowledgeAnswerer
+from knowledge.catalog import load_catalog
 from knowledge.faq import load_faq
 from knowledge.index import FaqIndex
 from lm.embeddings import get_encoder
@@ -38,10 +40,22 @@ def models_dir(config: Config) -> Path:
     return config.data_dir / "models"
 
 
-def train_intents(config: Config) -> Interpreter:
-    encoder = get_encoder(config.nlu.encoder)
-    return Interpreter.from_training_file(config.nlu.data, encoder, models_dir(config) / "nlu",
-                                          config.nlu.fallback_threshold)
+def catalog_lookups(config: Config) -> dict[str, list[str]]:
+    """Product names, colours and sizes from the catalog, as entity lookup tables."""
+    if config.knowledge.catalog is None:
+        return {}
+    products = load_catalog(config.knowledge.catalog)
+    return {"product": [p.name for p in products],
+            "colour": sorted({c for p in products for c in p.colours}),
+            # one-letter sizes ("S", "M") are too ambiguous to find in free text
+            "size": sorted({s for p in products for s in p.sizes if len(s) > 1 and not s.startswith("$")})}
+
+
+def train_intents(config: Config, progress: bool = False) -> Interpreter:
+    nlu = config.nlu
+    directory = train_model(nlu.data, models_dir(config) / "nlu", lang=nlu.lang, encoder=nlu.encoder,
+                            finetune=nlu.finetune, progress=progress)
+    return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config))
 
 
 def load_generator(config: Config) -> tuple[LlamaCppGenerator | None, str]:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from logging.handlers import RotatingFileHandler
 
 from bot.config import ConfigError, load_config
+from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
 
 
 def _setup_logging(config, verbose: bool) -> None:
@@ -65,11 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Do all model work ahead of `run`, so the first start is fast. "
                                          "Skips whatever is already up to date.")
     prepare.set_defaults(func=cmd_prepare)
+
+    add_nlu_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "nlu":  # stands alone: no store config needed
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            return args.func(args)
+        except NLU_ERRORS as exc:
+            print(f"shopkeep nlu: {exc}", file=sys.stderr)
+            return 2
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -51,8 +51,10 @@ class SessionConfig:
 @dataclass(frozen=True)
 class NluConfig:
     data: Path = Path("nlu.yml")
-    encoder: str = "packaged:all-MiniLM-L6-v2"
-    fallback_threshold: float = 0.4
+    lang: str = "auto"  # en, zh or auto (from the training data)
+    encoder: str | None = None  # None: the packaged encoder for the language
+    finetune: bool = False
+    fallback_threshold: float | None = None  # None: chosen on held-out training data
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class DialogueConfig:
 @dataclass(frozen=True)
 class KnowledgeConfig:
     faq: Path = Path("faq.json")
+    catalog: Path | None = None
     encoder: str = "packaged:all-MiniLM-L6-v2"
     min_score: float = 0.55
 
@@ -120,9 +123,13 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
     values = {}
     for key, value in raw.items():
         default = getattr(cls(), key)
-        if isinstance(default, Path):
-            values[key] = (base / str(value)).resolve()
-        elif isinstance(default, bool) or value is None:
+        if "Path" in str(known[key].type):
+            values[key] = None if value is None else (base / str(value)).resolve()
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"'{name}.{key}' must be true or false, got {value!r}")
+            values[key] = value
+        elif value is None:
             values[key] = value
         elif isinstance(default, (int, float)):
             try:

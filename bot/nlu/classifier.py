@@ -1,27 +1,31 @@
-"""Intent classifier: frozen sentence embeddings + a logistic-regression head.
+"""Intent classifier: sentence embeddings + a calibrated linear head.
 
-The model directory holds the head as plain numpy arrays (no pickle) and a
-meta.json naming the encoder, labels, threshold and a fingerprint of the
-training data, so `train_or_load` skips training when nothing changed.
+Training holds out part of the data to calibrate: a temperature so that
+confidences mean what they say, and the out-of-scope threshold (below it the
+intent is `nlu_fallback`). With out-of-scope examples in the data the
+threshold balances in-scope accuracy against out-of-scope recall; without
+them it lets through all but the least confident one percent of correct
+held-out predictions. The head is then refitted on all the data.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-
-from bot.nlu.training_data import TrainingData
-from lm.embeddings import Encoder
 
 log = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "nlu_fallback"
-FORMAT_VERSION = 1
+MAX_TEXT_CHARS = 1000  # the encoder reads at most 256 tokens; longer text only costs time
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """What the encoder sees: no control characters, bounded length."""
+    return _CONTROL.sub(" ", text)[:MAX_TEXT_CHARS].strip()
 
 
 @dataclass
@@ -31,88 +35,175 @@ class IntentPrediction:
     ranking: list[tuple[str, float]]
 
 
+@dataclass
+class Calibration:
+    temperature: float = 1.0
+    threshold: float = 0.4
+    source: str = "default"  # "held-out" when chosen from data
+    heldout_accuracy: float | None = None
+    heldout_oos_recall: float | None = None
+    heldout_examples: int = 0
+
+
+def fit_head(X: np.ndarray, y: list[str], C: float = 20.0) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A multinomial logistic regression; returns (labels, weights, bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    # C is high because embeddings are unit-length: a weak penalty is
+    # needed for confident predictions from a few examples per intent.
+    head = LogisticRegression(C=C, max_iter=1000)
+    head.fit(X, y)
+    labels = [str(c) for c in head.classes_]
+    weights, bias = head.coef_, head.intercept_
+    if len(labels) == 2:  # sklearn keeps one row for two classes
+        weights = np.vstack([-weights[0] / 2, weights[0] / 2])
+        bias = np.array([-bias[0] / 2, bias[0] / 2])
+    return labels, weights.astype(np.float32), bias.astype(np.float32)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
+    """The temperature that minimises held-out negative log-likelihood."""
+    best, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.2), np.log(5.0), 41)):
+        p = softmax(logits, t)[np.arange(len(gold)), gold]
+        nll = -np.log(np.clip(p, 1e-12, 1)).mean()
+        if nll < best_nll:
+            best, best_nll = float(t), nll
+    return best
+
+
+def choose_threshold(conf_in: np.ndarray, correct_in: np.ndarray, conf_oos: np.ndarray) -> float:
+    """The out-of-scope threshold from held-out confidences."""
+    if len(conf_oos):
+        # Balance: in-scope examples answered correctly vs out-of-scope caught.
+        candidates = np.unique(np.concatenate([conf_in, conf_oos, [0.0]]))
+        scores = [((conf_in >= t) & correct_in).mean() + (conf_oos < t).mean() for t in candidates]
+        best = int(np.argmax(scores))
+        # between this candidate and the next, pick the middle: robust to unseen data
+        upper = candidates[best + 1] if best + 1 < len(candidates) else candidates[best]
+        return float((candidates[best] + upper) / 2)
+    correct = conf_in[correct_in]
+    if len(correct) == 0:
+        return 0.4
+    # capped: on a few held-out examples the quantile is noisy and often too strict
+    return float(np.clip(np.quantile(correct, 0.01), 0.05, 0.5))
+
+
+def heldout_split(labels: list[str], fraction: float = 0.15, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Stratified (train, held-out) indices; intents with fewer than 4 examples stay whole in train."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    train, held = [], []
+    for idx in by_label.values():
+        idx = list(rng.permutation(idx))
+        n = int(round(len(idx) * fraction)) if len(idx) >= 4 else 0
+        held += idx[:n]
+        train += idx[n:]
+    return sorted(train), sorted(held)
+
+
 class IntentClassifier:
-    def __init__(self, encoder: Encoder, labels: list[str], weights: np.ndarray, bias: np.ndarray, threshold: float):
+    def __init__(self, encoder, labels: list[str], weights: np.ndarray, bias: np.ndarray,
+                 calibration: Calibration):
         self.encoder = encoder
-        self.labels = labels
+        self.labels = labels  # may include FALLBACK_INTENT when trained with out-of-scope examples
         self.weights = weights  # (n_labels, dim)
         self.bias = bias  # (n_labels,)
-        self.threshold = threshold
+        self.calibration = calibration
 
-    @classmethod
-    def train(cls, data: TrainingData, encoder: Encoder, threshold: float) -> "IntentClassifier":
-        from sklearn.linear_model import LogisticRegression
+    @property
+    def intents(self) -> list[str]:
+        return [label for label in self.labels if label != FALLBACK_INTENT]
 
-        texts = [e.text for e in data.examples]
-        y = [e.intent for e in data.examples]
-        X = encoder.encode(texts)
-        # C is high because embeddings are unit-length: a weak penalty is
-        # needed for confident predictions on a few examples per intent.
-        head = LogisticRegression(C=20.0, max_iter=2000)
-        head.fit(X, y)
-        labels = [str(c) for c in head.classes_]
-        weights, bias = head.coef_, head.intercept_
-        if len(labels) == 2:  # sklearn keeps one row for two classes
-            weights = np.vstack([-weights[0] / 2, weights[0] / 2])
-            bias = np.array([-bias[0] / 2, bias[0] / 2])
-        return cls(encoder, labels, weights.astype(np.float32), bias.astype(np.float32), threshold)
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        return softmax(X @ self.weights.T + self.bias, self.calibration.temperature)
 
     def predict_batch(self, texts: list[str]) -> list[IntentPrediction]:
-        X = self.encoder.encode([t if t.strip() else " " for t in texts])
-        logits = X @ self.weights.T + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        out = []
-        for row, text in zip(probs, texts):
-            order = np.argsort(-row)[:10]
-            ranking = [(self.labels[i], float(row[i])) for i in order]
-            best, conf = ranking[0]
-            if conf < self.threshold or not text.strip():
-                best = FALLBACK_INTENT
-            out.append(IntentPrediction(best, conf, ranking))
-        return out
+        cleaned = [clean_text(t) for t in texts]
+        X = self.encoder.encode([t or " " for t in cleaned])
+        return [self._decide(row, bool(text)) for row, text in zip(self.probabilities(X), cleaned)]
 
     def predict(self, text: str) -> IntentPrediction:
         return self.predict_batch([text])[0]
 
-    def save(self, directory: Path, fingerprint: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "head.npz", weights=self.weights, bias=self.bias)
-        meta = {
-            "format": FORMAT_VERSION,
-            "encoder": self.encoder.spec,
-            "labels": self.labels,
-            "threshold": self.threshold,
-            "fingerprint": fingerprint,
-        }
-        # meta.json is written last: its presence marks a complete model.
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2))
-
-    @classmethod
-    def load(cls, directory: Path, encoder: Encoder, threshold: float | None = None) -> "IntentClassifier":
-        meta = json.loads((directory / "meta.json").read_text())
-        head = np.load(directory / "head.npz")
-        return cls(encoder, meta["labels"], head["weights"], head["bias"],
-                   meta["threshold"] if threshold is None else threshold)
+    def _decide(self, probs: np.ndarray, has_text: bool) -> IntentPrediction:
+        order = np.argsort(-probs)
+        ranking = [(self.labels[i], float(probs[i])) for i in order if self.labels[i] != FALLBACK_INTENT][:10]
+        best, confidence = ranking[0]
+        if not has_text or confidence < self.threshold or self.labels[order[0]] == FALLBACK_INTENT:
+            best = FALLBACK_INTENT
+        return IntentPrediction(best, confidence, ranking)
 
 
-def fingerprint(data_file: Path, encoder_spec: str) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"v{FORMAT_VERSION}|{encoder_spec}|".encode())
-    digest.update(Path(data_file).read_bytes())
-    return digest.hexdigest()
+def train_classifier(encoder, texts: list[str], labels: list[str], oos_texts: list[str] = (),
+                     threshold: float | None = None, progress: bool = False,
+                     X: np.ndarray | None = None, X_oos: np.ndarray | None = None) -> IntentClassifier:
+    """Fit, calibrate on held-out data, refit on everything.
 
+    `X`/`X_oos` may be given when the caller has already encoded the texts.
+    """
+    if X is None:
+        X = encoder.encode([clean_text(t) or " " for t in texts], progress=progress)
+    oos_texts = list(oos_texts)
+    if X_oos is None:
+        X_oos = encoder.encode([clean_text(t) or " " for t in oos_texts]) if oos_texts else np.zeros((0, X.shape[1]))
+    train, held = heldout_split(labels)
+    oos_idx = np.random.default_rng(1).permutation(len(oos_texts))
+    oos_train, oos_held = oos_idx[len(oos_idx) // 2:], oos_idx[: len(oos_idx) // 2]
+    # Out-of-scope examples also train the head, as a class of their own, when
+    # there are enough of them to stand for "everything else".
+    use_oos_class = len(oos_texts) >= 20
 
-def train_or_load(data: TrainingData, data_file: Path, encoder: Encoder, models_dir: Path,
-                  threshold: float) -> IntentClassifier:
-    """Load the model trained on exactly this data, or train and save one."""
-    fp = fingerprint(data_file, encoder.spec)
-    directory = models_dir / fp[:16]
-    if (directory / "meta.json").exists():
-        log.info("intent model %s is up to date", directory)
-        return IntentClassifier.load(directory, encoder, threshold)
-    log.info("training intent model on %d examples -> %s", len(data.examples), directory)
-    model = IntentClassifier.train(data, encoder, threshold)
-    model.save(directory, fp)
-    return model
+    def fit(rows: list[int], oos_rows) -> tuple[list[str], np.ndarray, np.ndarray]:
+        Xs, ys = X[rows], [labels[i] for i in rows]
+        if use_oos_class and len(oos_rows):
+            Xs = np.vstack([Xs, X_oos[oos_rows]])
+            ys = ys + [FALLBACK_INTENT] * len(oos_rows)
+        return fit_head(Xs, ys)
+
+    calibration = Calibration()
+    if held and len(set(labels[i] for i in train)) >= 2:
+        names, w, b = fit(train, oos_train)
+        logits_in = X[held] @ w.T + b
+        gold = np.array([names.index(labels[i]) for i in held])
+        temperature = fit_temperature(logits_in, gold)
+        probs_in = softmax(logits_in, temperature)
+        intent_cols = [i for i, n in enumerate(names) if n != FALLBACK_INTENT]
+        conf_in = probs_in[:, intent_cols].max(axis=1)
+        pred_in = np.array(intent_cols)[probs_in[:, intent_cols].argmax(axis=1)]
+        correct = (pred_in == gold) & (probs_in.argmax(axis=1) == pred_in)
+        conf_oos = np.zeros(0)
+        caught_by_class = np.zeros(0, dtype=bool)
+        if len(oos_held):
+            probs_oos = softmax(X_oos[oos_held] @ w.T + b, temperature)
+            conf_oos = probs_oos[:, intent_cols].max(axis=1)
+            caught_by_class = ~np.isin(probs_oos.argmax(axis=1), intent_cols)
+            # an example the out-of-scope class already catches needs no threshold
+            conf_oos = np.where(caught_by_class, 0.0, conf_oos)
+        chosen = choose_threshold(conf_in, correct, conf_oos)
+        used = chosen if threshold is None else threshold
+        calibration = Calibration(
+            temperature=temperature, threshold=used, source="held-out" if threshold is None else "config",
+            heldout_accuracy=float(((conf_in >= used) & correct).mean()),
+            heldout_oos_recall=float((conf_oos < used).mean()) if len(conf_oos) else None,
+            heldout_examples=len(held))
+        log.info("calibrated on %d held-out examples: temperature %.2f, threshold %.3f, accuracy %.3f%s",
+                 len(held), temperature, used, calibration.heldout_accuracy,
+                 f", out-of-scope recall {calibration.heldout_oos_recall:.3f}" if len(conf_oos) else "")
+    elif threshold is not None:
+        calibration = Calibration(threshold=threshold, source="config")
+    names, w, b = fit(list(range(len(texts))), oos_idx)
+    return IntentClassifier(encoder, names, w, b, calibration)

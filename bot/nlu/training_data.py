@@ -1,13 +1,17 @@
-"""Reading intent training data in Rasa NLU YAML.
+"""Reading intent training data: Rasa NLU YAML, or CSV for benchmarks.
 
-Supported: `- intent:` blocks with `examples: |` lists, entity annotations
-`[text](entity)` and `[text]{"entity": "x", "value": "y"}`, and `- regex:`
-blocks. Errors name the file and line, because store owners edit these files
-by hand.
+YAML: `- intent:` blocks with `examples: |` lists, entity annotations
+`[text](entity)` and `[text]{"entity": "x", "value": "y"}`, and `- regex:`,
+`- synonym:` and `- lookup:` blocks. CSV: a header row whose first two
+columns are the text and its intent (`text,intent` or BANKING77's
+`text,category`). Examples of the intent `nlu_fallback` or `oos` are
+out-of-scope examples: they teach the layer what it should not claim.
+Errors name the file and line, because store owners edit these files by hand.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,6 +21,9 @@ import yaml
 
 # [text](entity) or [text]{"entity": ..., "value": ...}
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
+
+
+OUT_OF_SCOPE_LABELS = {"nlu_fallback", "oos", "out_of_scope"}
 
 
 class TrainingDataError(Exception):
@@ -33,13 +40,70 @@ class Example:
 
 @dataclass
 class TrainingData:
-    examples: list[Example] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)  # in-scope examples
+    out_of_scope: list[Example] = field(default_factory=list)
     regexes: dict[str, list[str]] = field(default_factory=dict)
+    synonyms: dict[str, str] = field(default_factory=dict)  # casefolded surface form -> canonical value
+    lookups: dict[str, list[str]] = field(default_factory=dict)
     source: str = ""
 
     @property
     def intents(self) -> list[str]:
         return sorted({e.intent for e in self.examples})
+
+    def add(self, example: Example) -> None:
+        (self.out_of_scope if example.intent in OUT_OF_SCOPE_LABELS else self.examples).append(example)
+
+    def check(self, path: Path) -> "TrainingData":
+        if not self.examples:
+            raise TrainingDataError(f"{path}: no intent examples found")
+        if len(self.intents) < 2:
+            raise TrainingDataError(f"{path}: at least two intents are needed to train a classifier")
+        return self
+
+
+def load_training_data(path: str | Path) -> TrainingData:
+    """Rasa NLU YAML (.yml/.yaml) or CSV (.csv), by the file's suffix."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return load_csv(path)
+    if path.suffix.lower() in (".yml", ".yaml"):
+        return load_nlu_yaml(path)
+    raise TrainingDataError(f"{path}: training data must be .yml, .yaml or .csv")
+
+
+def load_csv(path: str | Path) -> TrainingData:
+    """A CSV with a header; the first column is the text, the second the intent."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise TrainingDataError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise TrainingDataError(f"{path}: not a UTF-8 CSV file: {exc}") from None
+    if len(rows) < 2 or len(rows[0]) < 2:
+        raise TrainingDataError(f"{path}: expected a header row and rows of text,intent")
+    data = TrainingData(source=str(path))
+    seen: dict[str, tuple[str, int]] = {}
+    for line, row in enumerate(rows[1:], 2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) < 2 or not row[1].strip():
+            raise TrainingDataError(f"{path}:{line}: expected text,intent")
+        text, intent = row[0].strip(), row[1].strip()
+        _check_duplicate(seen, path, text, intent, line)
+        data.add(Example(text, intent, (), line))
+    return data.check(path)
+
+
+def _check_duplicate(seen: dict, path: Path, text: str, intent: str, line: int) -> None:
+    key = text.casefold().strip()
+    if key in seen and seen[key][0] != intent:
+        other, other_line = seen[key]
+        raise TrainingDataError(f"{path}:{line}: example {text!r} is under intent '{intent}' and also "
+                                f"under '{other}' (line {other_line}); keep it under one")
+    seen[key] = (intent, line)
 
 
 def parse_annotated(text: str) -> tuple[str, tuple[dict, ...]]:
@@ -112,15 +176,11 @@ def load_nlu_yaml(path: str | Path) -> TrainingData:
                     text, entities = parse_annotated(raw)
                 except (json.JSONDecodeError, KeyError) as exc:
                     raise TrainingDataError(f"{path}:{line}: bad entity annotation: {exc}") from None
-                key = text.casefold().strip()
-                if key in seen and seen[key][0] != intent:
-                    other, other_line = seen[key]
-                    raise TrainingDataError(
-                        f"{path}:{line}: example {text!r} is under intent '{intent}' and also "
-                        f"under '{other}' (line {other_line}); keep it under one"
-                    )
-                seen[key] = (intent, line)
-                data.examples.append(Example(text, intent, entities, line))
+                _check_duplicate(seen, path, text, intent, line)
+                data.add(Example(text, intent, entities, line))
+                for entity in entities:
+                    if entity["value"] != text[entity["start"]:entity["end"]]:
+                        data.synonyms[text[entity["start"]:entity["end"]].casefold()] = entity["value"]
         elif "regex" in keys:
             name = keys["regex"].value
             patterns = [p for p, _ in _examples_lines(keys["examples"], path)] if "examples" in keys else []
@@ -130,9 +190,15 @@ def load_nlu_yaml(path: str | Path) -> TrainingData:
                 except re.error as exc:
                     raise TrainingDataError(f"{path}: regex '{name}': {exc}") from None
             data.regexes.setdefault(name, []).extend(patterns)
-        # synonym:/lookup: sections are read by the full intent layer; ignore here.
-    if not data.examples:
-        raise TrainingDataError(f"{path}: no intent examples found")
-    if len(data.intents) < 2:
-        raise TrainingDataError(f"{path}: at least two intents are needed to train a classifier")
-    return data
+        elif "synonym" in keys:
+            canonical = keys["synonym"].value
+            for value, _ in _examples_lines(keys["examples"], path) if "examples" in keys else []:
+                data.synonyms[value.casefold()] = canonical
+        elif "lookup" in keys:
+            name = keys["lookup"].value
+            values = [v for v, _ in _examples_lines(keys["examples"], path)] if "examples" in keys else []
+            data.lookups.setdefault(name, []).extend(values)
+        else:
+            raise TrainingDataError(f"{path}:{item.start_mark.line + 1}: expected 'intent', 'regex', "
+                                    f"'synonym' or 'lookup', got {', '.join(keys) or 'nothing'}")
+    return data.check(path)

@@ -2,8 +2,11 @@
 
 import pytest
 
-from bot.nlu.classifier import FALLBACK_INTENT, IntentClassifier, train_or_load
-from bot.nlu.training_data import load_nlu_yaml
+from bot.nlu import classifier as classifier_module
+from bot.nlu.classifier import FALLBACK_INTENT
+from bot.nlu.interpreter import Interpreter
+from bot.nlu.model_store import complete_models
+from bot.nlu.training import train_model
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +41,25 @@ def test_odd_input_gets_a_prediction_not_a_crash(models, text):
 
 
 def test_training_is_skipped_when_the_data_has_not_changed(base_config, tmp_path, monkeypatch):
-    from lm.embeddings import get_encoder
-
-    data = load_nlu_yaml(base_config.nlu.data)
-    encoder = get_encoder(base_config.nlu.encoder)
-    train_or_load(data, base_config.nlu.data, encoder, tmp_path, 0.4)
+    first = train_model(base_config.nlu.data, tmp_path, progress=False)
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr(IntentClassifier, "train", no_training)
-    model = train_or_load(data, base_config.nlu.data, encoder, tmp_path, 0.4)
-    assert len(list(tmp_path.iterdir())) == 1 and "greet" in model.labels
+    monkeypatch.setattr("bot.nlu.training.train_classifier", no_training)
+    assert train_model(base_config.nlu.data, tmp_path, progress=False) == first
+    assert complete_models(tmp_path) == [first]
+    interpreter = Interpreter.load(first)
+    assert "greet" in interpreter.intents and interpreter.meta["calibration"]["source"] == "held-out"
+    assert classifier_module.FALLBACK_INTENT not in interpreter.intents
+
+
+def test_changed_data_gives_a_new_model_version(base_config, tmp_path):
+    data = tmp_path / "nlu.yml"
+    data.write_text(base_config.nlu.data.read_text())
+    first = train_model(data, tmp_path / "models", progress=False)
+    data.write_text(data.read_text() + "\n- intent: compliment\n  examples: |\n    - you are great\n"
+                                          "    - nice bot\n    - love this shop\n    - well done\n")
+    second = train_model(data, tmp_path / "models", progress=False)
+    assert second != first and complete_models(tmp_path / "models") == [first, second]
+    assert "compliment" in Interpreter.load(second).intents

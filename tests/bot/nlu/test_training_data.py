@@ -3,7 +3,7 @@
 import pytest
 
 from bot.config import DEMO_CONFIG
-from bot.nlu.training_data import TrainingDataError, load_nlu_yaml, parse_annotated
+from bot.nlu.training_data import TrainingDataError, load_nlu_yaml, load_training_data, parse_annotated
 
 
 def test_entity_annotations_are_stripped_and_located():
@@ -59,3 +59,40 @@ def test_missing_file_and_bad_regex(tmp_path):
     with pytest.raises(TrainingDataError, match="regex 'r'"):
         load_nlu_yaml(write(tmp_path, "nlu:\n- intent: a\n  examples: |\n    - hi\n- intent: b\n  examples: |\n"
                                       "    - yo\n- regex: r\n  examples: |\n    - ([a-\n"))
+
+
+def test_csv_with_banking77_header_and_out_of_scope_rows(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text('text,category\n"where is my card, please?",card_arrival\nhi,greet\nplay music,oos\n'
+                    "what's the weather,nlu_fallback\n\n")
+    data = load_training_data(path)
+    assert [(e.text, e.intent) for e in data.examples] == [("where is my card, please?", "card_arrival"),
+                                                           ("hi", "greet")]
+    assert [e.text for e in data.out_of_scope] == ["play music", "what's the weather"]
+
+
+def test_csv_errors_name_the_line(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,intent\nhi,greet\nbye\n")
+    with pytest.raises(TrainingDataError, match=r"data.csv:3: expected text,intent"):
+        load_training_data(path)
+    path.write_text("text,intent\nhi,greet\nHi,bye\n")
+    with pytest.raises(TrainingDataError, match=r"data.csv:3: .*'bye' and also under 'greet' \(line 2\)"):
+        load_training_data(path)
+    with pytest.raises(TrainingDataError, match="must be .yml, .yaml or .csv"):
+        load_training_data(tmp_path / "data.txt")
+
+
+def test_synonyms_lookups_and_annotated_values(tmp_path):
+    path = write(tmp_path, 'nlu:\n- intent: buy\n  examples: |\n    - I want [crimson]{"entity": "colour", "value": "red"}\n'
+                           "    - buy it\n- intent: bye\n  examples: |\n    - bye\n"
+                           "- synonym: navy\n  examples: |\n    - dark blue\n"
+                           "- lookup: colour\n  examples: |\n    - red\n    - navy\n")
+    data = load_nlu_yaml(path)
+    assert data.synonyms == {"crimson": "red", "dark blue": "navy"}
+    assert data.lookups == {"colour": ["red", "navy"]}
+
+
+def test_unknown_sections_are_refused(tmp_path):
+    with pytest.raises(TrainingDataError, match=r"nlu.yml:2: expected 'intent', 'regex', 'synonym' or 'lookup'"):
+        load_nlu_yaml(write(tmp_path, "nlu:\n- intnet: a\n  examples: |\n    - hi\n"))

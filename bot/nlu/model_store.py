@@ -1,0 +1,110 @@
+"""Trained intent models on disk: versioned directories, newest wins.
+
+    <models>/nlu/20261128-161500-3f2a9c1e0b7d/
+        meta.json      encoder reference, labels, calibration, data fingerprint, report
+        head.npz       the linear head (plain arrays, no pickle)
+        entities.json  regexes, lookup tables and synonyms from the training data
+        encoder/       the fine-tuned encoder, when the model has one
+
+meta.json is written last, so a directory without it is incomplete and ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from bot.nlu.classifier import Calibration, IntentClassifier
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.training_data import TrainingData
+from lm.embeddings import get_encoder
+
+FORMAT_VERSION = 2
+
+
+class ModelStoreError(Exception):
+    """A model directory is missing or unreadable."""
+
+
+def fingerprint(data_file: Path, settings: dict) -> str:
+    """Changes when the training data or the training settings change."""
+    digest = hashlib.sha256(json.dumps({"format": FORMAT_VERSION, **settings}, sort_keys=True).encode())
+    digest.update(Path(data_file).read_bytes())
+    return digest.hexdigest()
+
+
+def complete_models(root: Path) -> list[Path]:
+    """Complete model directories under `root`, oldest first."""
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "meta.json").exists())
+
+
+def find_model(root: Path, fp: str) -> Path | None:
+    for directory in reversed(complete_models(root)):
+        if json.loads((directory / "meta.json").read_text()).get("fingerprint") == fp:
+            return directory
+    return None
+
+
+def latest_model(root: Path) -> Path | None:
+    models = complete_models(root)
+    return models[-1] if models else None
+
+
+def new_model_dir(root: Path, fp: str) -> Path:
+    directory = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{fp[:12]}"
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def save_model(directory: Path, classifier: IntentClassifier, data: TrainingData, fp: str, encoder_ref: str,
+               settings: dict, report: dict) -> None:
+    np.savez(directory / "head.npz", weights=classifier.weights, bias=classifier.bias)
+    (directory / "entities.json").write_text(json.dumps(
+        {"regexes": data.regexes, "lookups": data.lookups, "synonyms": data.synonyms}, ensure_ascii=False, indent=1))
+    meta = {
+        "format": FORMAT_VERSION,
+        "encoder": encoder_ref,
+        "labels": classifier.labels,
+        "calibration": asdict(classifier.calibration),
+        "fingerprint": fp,
+        "settings": settings,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "training_data": data.source,
+        "report": report,
+    }
+    (directory / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+
+
+def load_model(directory: Path, threshold: float | None = None,
+               extra_lookups: dict[str, list[str]] | None = None) -> tuple[IntentClassifier, EntityExtractor, dict]:
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        head = np.load(directory / "head.npz")
+        entities = json.loads((directory / "entities.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelStoreError(f"{directory}: not a complete intent model ({exc})") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise ModelStoreError(f"{directory}: model format {meta.get('format')}, this version reads "
+                              f"{FORMAT_VERSION}; train again")
+    encoder_ref = meta["encoder"]
+    encoder = get_encoder(str(directory / encoder_ref) if encoder_ref == "encoder" else encoder_ref)
+    calibration = Calibration(**meta["calibration"])
+    if threshold is not None:
+        calibration.threshold, calibration.source = threshold, "config"
+    classifier = IntentClassifier(encoder, meta["labels"], head["weights"], head["bias"], calibration)
+    lookups = dict(entities.get("lookups") or {})
+    for name, values in (extra_lookups or {}).items():
+        lookups[name] = list(lookups.get(name, [])) + list(values)
+    extractor = EntityExtractor(entities.get("regexes"), lookups, entities.get("synonyms"))
+    return classifier, extractor, meta
