@@ -84,7 +84,8 @@ def test_csv_errors_name_the_line(tmp_path):
 
 
 def test_synonyms_lookups_and_annotated_values(tmp_path):
-    path = write(tmp_path, 'nlu:\n- intent: buy\n  examples: |\n    - I want [crimson]{"entity": "colour", "value": "red"}\n'
+    path = write(tmp_path, "nlu:\n- intent: buy\n  examples: |\n"
+                           '    - I want [crimson]{"entity": "colour", "value": "red"}\n'
                            "    - buy it\n- intent: bye\n  examples: |\n    - bye\n"
                            "- synonym: navy\n  examples: |\n    - dark blue\n"
                            "- lookup: colour\n  examples: |\n    - red\n    - navy\n")
