@@ -1,4 +1,5 @@
-"""Intent classifier: sentence embeddings + a calibrated linear head.
+"""Intent classifier: sentence embeddings (and n-gram features) + a
+calibrated linear head.
 
 Training holds out part of the data to calibrate: a temperature so that
 confidences mean what they say, and the out-of-scope threshold (below it the
@@ -15,6 +16,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+
+from bot.nlu.language import has_chinese
+from bot.nlu.lexical import LexicalFeatures, combine, stack
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +117,13 @@ def heldout_split(labels: list[str], fraction: float = 0.15, seed: int = 0) -> t
 
 class IntentClassifier:
     def __init__(self, encoder, labels: list[str], weights: np.ndarray, bias: np.ndarray,
-                 calibration: Calibration):
+                 calibration: Calibration, lexical: LexicalFeatures | None = None):
         self.encoder = encoder
         self.labels = labels  # may include FALLBACK_INTENT when trained with out-of-scope examples
-        self.weights = weights  # (n_labels, dim)
+        self.weights = weights  # (n_labels, embedding dim + n-gram features)
         self.bias = bias  # (n_labels,)
         self.calibration = calibration
+        self.lexical = lexical
 
     @property
     def intents(self) -> list[str]:
@@ -128,13 +133,13 @@ class IntentClassifier:
     def threshold(self) -> float:
         return self.calibration.threshold
 
-    def probabilities(self, X: np.ndarray) -> np.ndarray:
-        return softmax(X @ self.weights.T + self.bias, self.calibration.temperature)
+    def probabilities(self, features) -> np.ndarray:
+        return softmax(np.asarray(features @ self.weights.T) + self.bias, self.calibration.temperature)
 
     def predict_batch(self, texts: list[str]) -> list[IntentPrediction]:
         cleaned = [clean_text(t) for t in texts]
-        X = self.encoder.encode([t or " " for t in cleaned])
-        return [self._decide(row, bool(text)) for row, text in zip(self.probabilities(X), cleaned)]
+        features = featurize(self.encoder, self.lexical, cleaned)
+        return [self._decide(row, bool(text)) for row, text in zip(self.probabilities(features), cleaned)]
 
     def predict(self, text: str) -> IntentPrediction:
         return self.predict_batch([text])[0]
@@ -148,18 +153,20 @@ class IntentClassifier:
         return IntentPrediction(best, confidence, ranking)
 
 
+def featurize(encoder, lexical: LexicalFeatures | None, cleaned: list[str], progress: bool = False):
+    dense = encoder.encode([t or " " for t in cleaned], progress=progress)
+    return combine(dense, lexical.transform(cleaned) if lexical is not None else None)
+
+
 def train_classifier(encoder, texts: list[str], labels: list[str], oos_texts: list[str] = (),
                      threshold: float | None = None, progress: bool = False,
-                     X: np.ndarray | None = None, X_oos: np.ndarray | None = None) -> IntentClassifier:
-    """Fit, calibrate on held-out data, refit on everything.
-
-    `X`/`X_oos` may be given when the caller has already encoded the texts.
-    """
-    if X is None:
-        X = encoder.encode([clean_text(t) or " " for t in texts], progress=progress)
-    oos_texts = list(oos_texts)
-    if X_oos is None:
-        X_oos = encoder.encode([clean_text(t) or " " for t in oos_texts]) if oos_texts else np.zeros((0, X.shape[1]))
+                     lexical: bool = True) -> IntentClassifier:
+    """Fit, calibrate on held-out data, refit on everything."""
+    cleaned = [clean_text(t) for t in texts]
+    oos_texts = [clean_text(t) for t in oos_texts]
+    features = LexicalFeatures.fit(cleaned + oos_texts) if lexical else None
+    X = featurize(encoder, features, cleaned, progress)
+    X_oos = featurize(encoder, features, oos_texts) if oos_texts else None
     train, held = heldout_split(labels)
     oos_idx = np.random.default_rng(1).permutation(len(oos_texts))
     oos_train, oos_held = oos_idx[len(oos_idx) // 2:], oos_idx[: len(oos_idx) // 2]
@@ -170,14 +177,14 @@ def train_classifier(encoder, texts: list[str], labels: list[str], oos_texts: li
     def fit(rows: list[int], oos_rows) -> tuple[list[str], np.ndarray, np.ndarray]:
         Xs, ys = X[rows], [labels[i] for i in rows]
         if use_oos_class and len(oos_rows):
-            Xs = np.vstack([Xs, X_oos[oos_rows]])
+            Xs = stack(Xs, X_oos[oos_rows])
             ys = ys + [FALLBACK_INTENT] * len(oos_rows)
         return fit_head(Xs, ys)
 
     calibration = Calibration()
     if held and len(set(labels[i] for i in train)) >= 2:
         names, w, b = fit(train, oos_train)
-        logits_in = X[held] @ w.T + b
+        logits_in = np.asarray(X[held] @ w.T) + b
         gold = np.array([names.index(labels[i]) for i in held])
         temperature = fit_temperature(logits_in, gold)
         probs_in = softmax(logits_in, temperature)
@@ -188,7 +195,7 @@ def train_classifier(encoder, texts: list[str], labels: list[str], oos_texts: li
         conf_oos = np.zeros(0)
         caught_by_class = np.zeros(0, dtype=bool)
         if len(oos_held):
-            probs_oos = softmax(X_oos[oos_held] @ w.T + b, temperature)
+            probs_oos = softmax(np.asarray(X_oos[oos_held] @ w.T) + b, temperature)
             conf_oos = probs_oos[:, intent_cols].max(axis=1)
             caught_by_class = ~np.isin(probs_oos.argmax(axis=1), intent_cols)
             # an example the out-of-scope class already catches needs no threshold
@@ -206,4 +213,37 @@ def train_classifier(encoder, texts: list[str], labels: list[str], oos_texts: li
     elif threshold is not None:
         calibration = Calibration(threshold=threshold, source="config")
     names, w, b = fit(list(range(len(texts))), oos_idx)
-    return IntentClassifier(encoder, names, w, b, calibration)
+    return IntentClassifier(encoder, names, w, b, calibration, features)
+
+
+class RoutedClassifier:
+    """One classifier per language route: "en" (an English encoder) and/or
+    "zh" (a multilingual encoder, trained on every example). Text with
+    Chinese characters goes to "zh" when there is one; all else to "en"."""
+
+    def __init__(self, routes: dict[str, IntentClassifier]):
+        if not routes:
+            raise ValueError("at least one route is needed")
+        self.routes = routes
+
+    @property
+    def intents(self) -> list[str]:
+        return sorted({i for c in self.routes.values() for i in c.intents})
+
+    def route(self, text: str) -> str:
+        if len(self.routes) == 1:
+            return next(iter(self.routes))
+        return "zh" if has_chinese(text) else "en"
+
+    def predict_batch(self, texts: list[str]) -> list[IntentPrediction]:
+        out: list[IntentPrediction | None] = [None] * len(texts)
+        by_route: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            by_route.setdefault(self.route(text), []).append(i)
+        for name, idx in by_route.items():
+            for i, prediction in zip(idx, self.routes[name].predict_batch([texts[i] for i in idx])):
+                out[i] = prediction
+        return out
+
+    def predict(self, text: str) -> IntentPrediction:
+        return self.predict_batch([text])[0]

@@ -41,14 +41,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     directory = train_model(args.data, Path(args.out), lang=args.lang, encoder=args.encoder,
                             finetune=args.finetune, threshold=args.threshold, force=args.force)
     meta = json.loads((directory / "meta.json").read_text())
-    calibration = meta["calibration"]
     print(f"model: {directory}")
-    print(f"intents: {len(meta['labels'])}, encoder: {meta['settings']['encoder']}"
-          f"{' (fine-tuned)' if meta['settings']['finetune'] else ''}")
-    print(f"out-of-scope threshold: {calibration['threshold']:.3f} ({calibration['source']})"
-          + (f", held-out accuracy {calibration['heldout_accuracy']:.4f}" if calibration["heldout_accuracy"] else "")
-          + (f", held-out out-of-scope recall {calibration['heldout_oos_recall']:.4f}"
-             if calibration["heldout_oos_recall"] is not None else ""))
+    for route, spec in meta["routes"].items():
+        calibration = spec["calibration"]
+        print(f"route {route}: {len(spec['labels'])} intents, encoder {meta['settings']['routes'][route]}"
+              f"{' (fine-tuned)' if spec['encoder'] == 'encoder' else ''}; out-of-scope threshold "
+              f"{calibration['threshold']:.3f} ({calibration['source']})"
+              + (f", held-out accuracy {calibration['heldout_accuracy']:.4f}" if calibration["heldout_accuracy"] else "")
+              + (f", held-out out-of-scope recall {calibration['heldout_oos_recall']:.4f}"
+                 if calibration["heldout_oos_recall"] is not None else ""))
     print(f"took {time.monotonic() - started:.1f} s")
     return 0
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from bot.nlu.language import has_chinese
+
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "a dozen": 12, "a pair of": 2, "a couple of": 2,
@@ -42,7 +43,7 @@ def _lookup_regex(values: list[str]) -> re.Pattern:
     for value in sorted({v.strip() for v in values if v.strip()}, key=len, reverse=True):
         escaped = re.escape(value)
         # plural forms count: "Dutch ovens" is the product "Dutch oven"
-        parts.append(escaped if _CJK.search(value) else rf"(?<!\w){escaped}(?:e?s)?(?!\w)")
+        parts.append(escaped if has_chinese(value) else rf"(?<!\w){escaped}(?:e?s)?(?!\w)")
     return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
 
 

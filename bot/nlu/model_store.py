@@ -1,10 +1,13 @@
 """Trained intent models on disk: versioned directories, newest wins.
 
     <models>/nlu/20261128-161500-3f2a9c1e0b7d/
-        meta.json      encoder reference, labels, calibration, data fingerprint, report
-        head.npz       the linear head (plain arrays, no pickle)
+        meta.json      per language route: encoder reference, labels, calibration;
+                       the data fingerprint, settings and a training report
+        en/head.npz    the linear head of each route (plain arrays, no pickle),
+                       with the n-gram idf weights; en/ngrams.json, their vocabulary
+        en/encoder/    a fine-tuned encoder, when the route has one
+        zh/head.npz
         entities.json  regexes, lookup tables and synonyms from the training data
-        encoder/       the fine-tuned encoder, when the model has one
 
 meta.json is written last, so a directory without it is incomplete and ignored.
 """
@@ -20,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.nlu.classifier import Calibration, IntentClassifier
+from bot.nlu.classifier import Calibration, IntentClassifier, RoutedClassifier
 from bot.nlu.entities import EntityExtractor
+from bot.nlu.lexical import LexicalFeatures
 from bot.nlu.training_data import TrainingData
 from lm.embeddings import get_encoder
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class ModelStoreError(Exception):
@@ -66,16 +70,27 @@ def new_model_dir(root: Path, fp: str) -> Path:
     return directory
 
 
-def save_model(directory: Path, classifier: IntentClassifier, data: TrainingData, fp: str, encoder_ref: str,
+def save_model(directory: Path, routes: dict[str, tuple[IntentClassifier, str]], data: TrainingData, fp: str,
                settings: dict, report: dict) -> None:
-    np.savez(directory / "head.npz", weights=classifier.weights, bias=classifier.bias)
+    """`routes` maps a route name to (classifier, encoder reference); the
+    reference "encoder" means the fine-tuned encoder in the route's folder."""
+    meta_routes = {}
+    for name, (classifier, encoder_ref) in routes.items():
+        (directory / name).mkdir(exist_ok=True)
+        arrays = {}
+        if classifier.lexical is not None:
+            vocab, arrays = classifier.lexical.state()
+            (directory / name / "ngrams.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        np.savez_compressed(directory / name / "head.npz", weights=classifier.weights, bias=classifier.bias,
+                            **arrays)
+        meta_routes[name] = {"encoder": encoder_ref, "labels": classifier.labels,
+                             "calibration": asdict(classifier.calibration),
+                             "ngrams": classifier.lexical is not None}
     (directory / "entities.json").write_text(json.dumps(
         {"regexes": data.regexes, "lookups": data.lookups, "synonyms": data.synonyms}, ensure_ascii=False, indent=1))
     meta = {
         "format": FORMAT_VERSION,
-        "encoder": encoder_ref,
-        "labels": classifier.labels,
-        "calibration": asdict(classifier.calibration),
+        "routes": meta_routes,
         "fingerprint": fp,
         "settings": settings,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -86,23 +101,31 @@ def save_model(directory: Path, classifier: IntentClassifier, data: TrainingData
 
 
 def load_model(directory: Path, threshold: float | None = None,
-               extra_lookups: dict[str, list[str]] | None = None) -> tuple[IntentClassifier, EntityExtractor, dict]:
+               extra_lookups: dict[str, list[str]] | None = None) -> tuple[RoutedClassifier, EntityExtractor, dict]:
     directory = Path(directory)
     try:
         meta = json.loads((directory / "meta.json").read_text())
-        head = np.load(directory / "head.npz")
+        if meta.get("format") != FORMAT_VERSION:
+            raise ModelStoreError(f"{directory}: model format {meta.get('format')}, this version reads "
+                                  f"{FORMAT_VERSION}; train again")
+        heads = {name: np.load(directory / name / "head.npz") for name in meta["routes"]}
         entities = json.loads((directory / "entities.json").read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         raise ModelStoreError(f"{directory}: not a complete intent model ({exc})") from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise ModelStoreError(f"{directory}: model format {meta.get('format')}, this version reads "
-                              f"{FORMAT_VERSION}; train again")
-    encoder_ref = meta["encoder"]
-    encoder = get_encoder(str(directory / encoder_ref) if encoder_ref == "encoder" else encoder_ref)
-    calibration = Calibration(**meta["calibration"])
-    if threshold is not None:
-        calibration.threshold, calibration.source = threshold, "config"
-    classifier = IntentClassifier(encoder, meta["labels"], head["weights"], head["bias"], calibration)
+    routes = {}
+    for name, spec in meta["routes"].items():
+        encoder_ref = spec["encoder"]
+        encoder = get_encoder(str(directory / name / "encoder") if encoder_ref == "encoder" else encoder_ref)
+        calibration = Calibration(**spec["calibration"])
+        if threshold is not None:
+            calibration.threshold, calibration.source = threshold, "config"
+        lexical = None
+        if spec.get("ngrams"):
+            vocab = json.loads((directory / name / "ngrams.json").read_text())
+            lexical = LexicalFeatures.from_state(vocab, heads[name])
+        routes[name] = IntentClassifier(encoder, spec["labels"], heads[name]["weights"], heads[name]["bias"],
+                                        calibration, lexical)
+    classifier = RoutedClassifier(routes)
     lookups = dict(entities.get("lookups") or {})
     for name, values in (extra_lookups or {}).items():
         lookups[name] = list(lookups.get(name, [])) + list(values)

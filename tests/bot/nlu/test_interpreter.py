@@ -50,7 +50,9 @@ def test_training_is_skipped_when_the_data_has_not_changed(base_config, tmp_path
     assert train_model(base_config.nlu.data, tmp_path, progress=False) == first
     assert complete_models(tmp_path) == [first]
     interpreter = Interpreter.load(first)
-    assert "greet" in interpreter.intents and interpreter.meta["calibration"]["source"] == "held-out"
+    assert "greet" in interpreter.intents
+    assert set(interpreter.meta["routes"]) == {"en", "zh"}  # the demo data is English and Chinese
+    assert all(r["calibration"]["source"] == "held-out" for r in interpreter.meta["routes"].values())
     assert classifier_module.FALLBACK_INTENT not in interpreter.intents
 
 
@@ -63,3 +65,18 @@ def test_changed_data_gives_a_new_model_version(base_config, tmp_path):
     second = train_model(data, tmp_path / "models", progress=False)
     assert second != first and complete_models(tmp_path / "models") == [first, second]
     assert "compliment" in Interpreter.load(second).intents
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("你好", "greet"),
+    ("我的订单到哪了", "order_status"),
+    ("可以退货吗", "ask_question"),
+    ("转人工客服", "human_handoff"),
+])
+def test_chinese_messages_go_to_the_multilingual_route(models, text, intent):
+    assert models.interpreter.classifier.route(text) == "zh"
+    assert models.interpreter.parse(text)["intent"]["name"] == intent
+
+
+def test_english_messages_go_to_the_english_route(models):
+    assert models.interpreter.classifier.route("where is my order") == "en"
