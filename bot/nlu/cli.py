@@ -44,12 +44,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"model: {directory}")
     for route, spec in meta["routes"].items():
         calibration = spec["calibration"]
+        held_out = ""
+        if calibration["heldout_accuracy"] is not None:
+            held_out = f", held-out accuracy {calibration['heldout_accuracy']:.4f}"
+        if calibration["heldout_oos_recall"] is not None:
+            held_out += f", held-out out-of-scope recall {calibration['heldout_oos_recall']:.4f}"
         print(f"route {route}: {len(spec['labels'])} intents, encoder {meta['settings']['routes'][route]}"
               f"{' (fine-tuned)' if spec['encoder'] == 'encoder' else ''}; out-of-scope threshold "
-              f"{calibration['threshold']:.3f} ({calibration['source']})"
-              + (f", held-out accuracy {calibration['heldout_accuracy']:.4f}" if calibration["heldout_accuracy"] else "")
-              + (f", held-out out-of-scope recall {calibration['heldout_oos_recall']:.4f}"
-                 if calibration["heldout_oos_recall"] is not None else ""))
+              f"{calibration['threshold']:.3f} ({calibration['source']}){held_out}")
     print(f"took {time.monotonic() - started:.1f} s")
     return 0
 
