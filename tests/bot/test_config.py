@@ -42,3 +42,10 @@ def test_bad_files_get_clear_errors(tmp_path, text, fragment):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "none.yml", env={})
+
+
+def test_flags_must_be_booleans(tmp_path):
+    path = tmp_path / "shopkeep.yml"
+    path.write_text("nlu:\n  finetune: sometimes\n")
+    with pytest.raises(ConfigError, match="'nlu.finetune' must be true or false"):
+        load_config(path, env={})

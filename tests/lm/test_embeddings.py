@@ -10,10 +10,20 @@ pytestmark = pytest.mark.integration
 
 def test_packaged_minilm_gives_unit_vectors():
     encoder = get_encoder("packaged:all-MiniLM-L6-v2")
-    vectors = encoder.encode(["where is my order", "track my package", "我的订单在哪里"])
-    assert vectors.shape == (3, 384)
+    texts = ["where is my order", "when will my parcel arrive", "do you sell gift cards", "我的订单在哪里"]
+    vectors = encoder.encode(texts)
+    assert vectors.shape == (4, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
-    assert vectors[0] @ vectors[1] > 0.4
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert encoder.id == "packaged:all-MiniLM-L6-v2#int8"
+
+
+def test_batches_and_single_texts_give_the_same_vectors():
+    encoder = get_encoder("packaged:all-MiniLM-L6-v2")
+    texts = ["hi", "where is my order", "a much longer message about a parcel that has not arrived yet"]
+    batch = encoder.encode(texts)
+    single = np.vstack([encoder.encode([t]) for t in texts])
+    assert np.allclose(batch, single, atol=1e-5)
     assert encoder.encode([]).shape == (0, 384)
 
 
