@@ -73,3 +73,13 @@ async def test_history_is_stored_in_redis_in_order(client):
     user_texts = [e["text"] for e in session.history if e["event"] == "user"]
     assert user_texts == ["hi", "where is my order", "SK-1004", "thanks"]
     assert session.active_form is None and session.slots.get("order_id") is None
+
+
+async def test_entities_from_the_catalog_fill_slots(client):
+    await say(client, "shopper-10", "do you have 2 Linen Duvet Covers in sage, queen size? mail me at jo@example.com")
+    from bot.typedefs import assistant_key
+
+    session = await client.app[assistant_key].sessions.load("shopper-10")
+    assert session.slots["product"] == "Linen Duvet Cover"
+    assert session.slots["colour"] == "sage" and session.slots["size"] == "queen"
+    assert session.slots["quantity"] == 2 and session.slots["email"] == "jo@example.com"
