@@ -1,6 +1,6 @@
 """Intent-layer benchmarks on public data sets (../shared/data), printed, not asserted.
 
-    .venv/bin/python bench/nlu.py [banking77 clinc150 bitext zh] [--finetune] [--lang en|zh|auto]
+    .venv/bin/python bench/nlu.py [banking77 clinc150 bitext zh] [--finetune | --no-finetune] [--lang en|zh|auto]
 
 Each benchmark writes its own train/test split as CSV under
 $SHOPKEEP_DATA_DIR/bench/nlu/ (the official test splits are kept aside for
@@ -89,7 +89,7 @@ def zh():
 BENCHMARKS = {"banking77": banking77, "clinc150": clinc150, "bitext": bitext, "zh": zh}
 
 
-def run(name: str, finetune: bool, lang: str) -> None:
+def run(name: str, finetune: bool | None, lang: str) -> None:
     train_rows, test_rows = BENCHMARKS[name]()
     train_file = ROOT / "bot" / "demo" / "nlu.yml" if train_rows is None else write_csv(WORK / name / "train.csv",
                                                                                         train_rows)
@@ -106,7 +106,7 @@ def run(name: str, finetune: bool, lang: str) -> None:
     result = evaluate(interpreter, [e.text for e in examples], [e.intent for e in examples])
     meta = json.loads((directory / "meta.json").read_text())
     print(f"\n== {name}: train {len(train_rows) if train_rows else 'demo nlu.yml'} rows, test {len(test_rows)} rows, "
-          f"routes {meta['settings']['routes']}{' fine-tuned' if finetune else ''}")
+          f"routes {meta['settings']['routes']}{' fine-tuned' if meta['settings']['finetune'] else ''}")
     thresholds = ", ".join(f"{r} {s['calibration']['threshold']:.3f}" for r, s in meta["routes"].items())
     print(f"training {train_s:.0f} s, model load {load_s:.2f} s, threshold {thresholds}")
     print(result.text())
@@ -115,7 +115,8 @@ def run(name: str, finetune: bool, lang: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", default=list(BENCHMARKS), help=f"any of {', '.join(BENCHMARKS)}")
-    parser.add_argument("--finetune", action="store_true", help="fine-tune the encoder")
+    parser.add_argument("--finetune", action=argparse.BooleanOptionalAction, default=None,
+                        help="fine-tune the English encoder (default: as `shopkeep nlu train`, for 1,000+ examples)")
     parser.add_argument("--lang", default="auto", choices=["en", "zh", "auto"])
     args = parser.parse_args()
     for name in args.names:

@@ -53,7 +53,7 @@ class NluConfig:
     data: Path = Path("nlu.yml")
     lang: str = "auto"  # en, zh or auto (from the training data)
     encoder: str | None = None  # None: the packaged encoder for the language
-    finetune: bool = False
+    finetune: bool | None = None  # None: when the data has at least 1,000 English examples
     fallback_threshold: float | None = None  # None: chosen on held-out training data
 
 
@@ -125,8 +125,8 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
         default = getattr(cls(), key)
         if "Path" in str(known[key].type):
             values[key] = None if value is None else (base / str(value)).resolve()
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
+        elif "bool" in str(known[key].type):
+            if not isinstance(value, bool) and not (value is None and "None" in str(known[key].type)):
                 raise ConfigError(f"'{name}.{key}' must be true or false, got {value!r}")
             values[key] = value
         elif value is None:
