@@ -37,9 +37,12 @@ async def test_turns_run_one_at_a_time_in_arrival_order(clients):
             inside -= 1
 
     tasks = []
+    next_ticket = lock_a._keys("conv")[0]
     for n in range(12):
         tasks.append(asyncio.create_task(turn(n, lock_a if n % 2 else lock_b)))
-        await asyncio.sleep(0.005)  # arrival order is the order tasks are created
+        # a message has arrived once it holds a ticket: wait for that before the next one comes
+        while int(await clients[0].get(next_ticket) or 0) < n + 1:
+            await asyncio.sleep(0.001)
     await asyncio.gather(*tasks)
     assert entered == list(range(12))
 
