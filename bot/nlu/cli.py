@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bot.nlu.model_store import ModelStoreError
-from bot.nlu.training_data import TrainingDataError, load_csv, load_training_data
+from bot.nlu.training_data import TrainingDataError, load_training_data
 
 
 def read_texts(path: Path) -> list[str]:
@@ -86,7 +86,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from bot.nlu.evaluation import evaluate
 
-    data = load_csv(args.data) if str(args.data).endswith(".csv") else load_training_data(args.data)
+    data = load_training_data(args.data)
     examples = data.examples + data.out_of_scope
     interpreter = _load(args.model)
     result = evaluate(interpreter, [e.text for e in examples], [e.intent for e in examples], progress=True)
