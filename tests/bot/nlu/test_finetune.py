@@ -26,21 +26,4 @@ def test_finetuned_model_is_saved_loaded_and_predicts(tmp_path):
 def test_small_data_is_not_finetuned_by_default(tmp_path):
     (tmp_path / "train.csv").write_text("text,intent\nhi,greet\nhello,greet\nbye,goodbye\nsee you,goodbye\n")
     directory = train_model(tmp_path / "train.csv", tmp_path / "models", lang="en", progress=False)
-    meta = json.loads((directory / "meta.json").read_text())
-    assert meta["routes"]["en"]["encoder"] == "packaged:all-MiniLM-L6-v2"
-    assert not (directory / "en" / "encoder").exists()
-
-
-def test_with_enough_data_frozen_and_finetuned_are_compared(tmp_path, monkeypatch):
-    monkeypatch.setattr("bot.nlu.training.FINETUNE_MIN_EXAMPLES", 10)
-    rows = ["text,intent"]
-    for i in range(6):
-        rows += [f"hello number {i},greet", f"where is my order {i},order_status", f"refund me {i},refund"]
-    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
-    directory = train_model(tmp_path / "train.csv", tmp_path / "models", lang="en", progress=False)
-    meta = json.loads((directory / "meta.json").read_text())
-    choice = meta["report"]["finetune_choice"]["en"]
-    assert set(choice) == {"frozen", "finetuned"}
-    kept_finetuned = meta["routes"]["en"]["encoder"] == "encoder"
-    assert kept_finetuned == (directory / "en" / "encoder").exists()
-    assert kept_finetuned == (choice["finetuned"] > choice["frozen"])
+    assert json.loads((directory / "meta.json").read_text())["settings"]["finetune"] is False
