@@ -172,12 +172,11 @@ def featurize(encoder, lexical: LexicalFeatures | None, cleaned: list[str], prog
 
 
 def train_classifier(encoder, texts: list[str], labels: list[str], oos_texts: list[str] = (),
-                     threshold: float | None = None, progress: bool = False,
-                     lexical: bool = True) -> IntentClassifier:
+                     threshold: float | None = None, progress: bool = False) -> IntentClassifier:
     """Fit, calibrate on held-out data, refit on everything."""
     cleaned = [clean_text(t) for t in texts]
     oos_texts = [clean_text(t) for t in oos_texts]
-    features = LexicalFeatures.fit(cleaned + oos_texts) if lexical else None
+    features = LexicalFeatures.fit(cleaned + oos_texts)
     X = featurize(encoder, features, cleaned, progress)
     X_oos = featurize(encoder, features, oos_texts) if oos_texts else None
     train, held = heldout_split(labels)
