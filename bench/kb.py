@@ -1,6 +1,6 @@
 """Knowledge retrieval and abstention benchmarks, printed, not asserted.
 
-    .venv/bin/python bench/kb.py [stackfaq] [ecommerce] [abstention] [--sweep]
+    .venv/bin/python bench/kb.py [stackfaq] [ecommerce] [abstention] [latency] [--sweep]
 
 - stackfaq: ../shared/data/stackfaq, 125 StackExchange entries, 250 crowd
   paraphrases: recall@1 / @5 of each signal alone and fused.
@@ -8,6 +8,9 @@
   English paraphrases and Chinese questions (bench/ecommerce_queries.jsonl).
 - abstention: the same FAQ, answerable questions plus our own unanswerable
   ones (many near misses of a real entry): abstained / answered-correctly.
+- latency: retrieval time on a 1,000-product KB (amazon_catalog_sample), and
+  time to the first streamed sentence and to the whole answer with the
+  configured local model (SHOPKEEP_LM_MODEL to compare backends).
 --sweep prints recall@1 for a grid of fusion weights (how the defaults in
 knowledge/retrieval.py were chosen).
 """
@@ -84,13 +87,87 @@ def ecommerce(sweep: bool) -> None:
     report("E-commerce FAQ, Chinese questions", retriever, chinese, sweep)
 
 
+def abstention(sweep: bool) -> None:
+    from knowledge.answers import KnowledgeAnswerer
+
+    answerer = KnowledgeAnswerer(Retriever(ecommerce_kb(), CACHE / "ecommerce"), 0.55, "the store")
+    for lang, name in (("en", "English"), ("zh", "Chinese")):
+        rows = [q for q in read_jsonl(ROOT / "bench" / "ecommerce_queries.jsonl")
+                if has_chinese(q["query"]) == (lang == "zh")]
+        results = [(q, answerer.retrieve(q["query"])[1]) for q in rows]
+        unanswerable = [a.abstained for q, a in results if not q["relevant"]]
+        answerable = [not a.abstained and a.sources[0] in q["relevant"] for q, a in results if q["relevant"]]
+        print(f"Abstention, {name} (threshold {answerer.min_score[lang]}): {np.mean(unanswerable):.1%} of "
+              f"{len(unanswerable)} unanswerable abstained; {np.mean(answerable):.1%} of {len(answerable)} "
+              "answerable answered with the right first source")
+
+
+def amazon_kb(limit: int = 1000) -> list[Passage]:
+    import csv
+
+    with open(SHARED / "amazon_catalog_sample" / "products.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:limit]
+    return [Passage(f"amz{n:04d}", r["Product Name"], (r["About Product"] or r["Product Description"] or
+                    r["Category"])[:1200], "amazon_catalog_sample", "product") for n, r in enumerate(rows)]
+
+
+def latency(sweep: bool) -> None:
+    """Retrieval on a 1,000-entry KB, and time to first streamed sentence /
+    total with the default local model on the demo store."""
+    import asyncio
+
+    from bot.assembly import load_generator, load_retriever
+    from bot.config import load_config
+    from knowledge.answers import KnowledgeAnswerer
+
+    kb = amazon_kb() + ecommerce_kb()
+    retriever = Retriever(kb, CACHE / "amazon", progress=True)
+    queries = [q["query"] for q in read_jsonl(ROOT / "bench" / "ecommerce_queries.jsonl")]
+    queries += [p.title for p in kb[:100]]
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        retriever.search(q, 5)
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"Retrieval, {len(kb)} passages, {len(queries)} queries: median {np.median(times):.1f} ms, "
+          f"p95 {np.percentile(times, 95):.1f} ms")
+
+    config = load_config()
+    generator, status = load_generator(config)
+    answerer = KnowledgeAnswerer(load_retriever(config), config.knowledge.min_score, config.store_name, generator,
+                                 config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
+    questions = ["how long does shipping take?", "is shipping free?", "what is your return policy?",
+                 "can I pay with paypal?", "do you ship internationally?", "how do I return an item?",
+                 "when will I get my refund?", "can I cancel my order?", "do you have a physical store?",
+                 "are returns free?", "how do I reset my password?", "do you sell gift cards?"]
+
+    async def run_all():
+        first, total, streamed = [], [], 0
+        for q in questions:
+            started, seen = time.perf_counter(), []
+
+            async def on_text(text, seen=seen, started=started):
+                seen.append(time.perf_counter() - started)
+
+            answer = await answerer.answer(q, on_text=on_text)
+            total.append(time.perf_counter() - started)
+            first.append(seen[0] if seen else total[-1])
+            streamed += answer.generated
+        return first, total, streamed
+
+    first, total, streamed = asyncio.run(run_all())
+    print(f"Answers with {status}, {len(questions)} questions ({streamed} LM-written, the rest verbatim): "
+          f"first sentence median {np.median(first):.2f} s, total median {np.median(total):.2f} s, "
+          f"p95 {np.percentile(total, 95):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("benchmarks", nargs="*", default=["stackfaq", "ecommerce"])
+    parser.add_argument("benchmarks", nargs="*", default=["stackfaq", "ecommerce", "abstention"])
     parser.add_argument("--sweep", action="store_true", help="print recall@1 over a grid of fusion weights")
     args = parser.parse_args()
     for name in args.benchmarks:
-        {"stackfaq": stackfaq, "ecommerce": ecommerce}[name](args.sweep)
+        {"stackfaq": stackfaq, "ecommerce": ecommerce, "abstention": abstention, "latency": latency}[name](args.sweep)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,14 @@ class Assistant:
     locks: ConversationLock
 
     async def handle_turn(self, sender_id: str, text: str, metadata: dict | None = None,
-                          channel: str = "rest") -> list[dict]:
+                          channel: str = "rest", on_text=None) -> list[dict]:
+        """The bot's replies to one message. `on_text` (async, optional) gets
+        knowledge answers sentence by sentence while they are written."""
         async with self.locks.hold(sender_id):
             session = await self.sessions.load(sender_id)
             parse = await asyncio.to_thread(self.interpreter.parse, text)
             session.record({"event": "user", "text": text, "parse_data": parse,
                             "input_channel": channel, "metadata": metadata or {}})
-            messages = await self.dialogue.respond(session, parse)
+            messages = await self.dialogue.respond(session, parse, on_text)
             await self.sessions.save(session)
         return messages

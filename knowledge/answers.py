@@ -14,7 +14,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from knowledge.grounding import is_grounded
+from knowledge.followup import CONTEXT_WEIGHT, needs_context
+from knowledge.grounding import complete_sentences, is_grounded, makes_claims
 from knowledge.retrieval import Hit, Retriever, has_chinese
 from lm.generation import GenerationError
 
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 DONT_KNOW = ("I'm sorry, I don't have reliable information about that, and I don't want to guess. "
              "Would you like me to connect you with a person from our team?")
 DONT_KNOW_ZH = "抱歉，关于这个问题我没有可靠的信息，不想随便猜测。需要我为您转接人工客服吗？"
+
+
+class Ungrounded(Exception):
+    """A sentence of the LM's answer that the store's text does not support."""
 
 
 @dataclass
@@ -64,29 +69,73 @@ class KnowledgeAnswerer:
         self.timeout_s = timeout_s
         self.max_tokens = max_tokens
 
-    def retrieve(self, question: str) -> tuple[list[Hit], KnowledgeAnswer | None]:
+    def retrieve(self, question: str, previous: str | None = None) -> tuple[list[Hit], KnowledgeAnswer]:
         """(hits, verbatim answer or abstention). Blocking: use a worker thread."""
         lang = "zh" if has_chinese(question) else "en"
-        hits = self.retriever.search(question, 3)
-        score = similarity(hits[0], lang) if hits else 0.0
+        if not question.strip():
+            return [], KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True, lang=lang)
+        alone = signals = self.retriever.signals(question)
+        scale = 1.0
+        if previous and previous.strip() != question.strip() and needs_context(question):
+            earlier = self.retriever.signals(previous)
+            signals = {k: v + CONTEXT_WEIGHT * earlier[k] for k, v in alone.items()}
+            scale += CONTEXT_WEIGHT
+        hits = self.retriever.rank(question, signals, 3)
+        score = 0.0
+        if hits:
+            # the passage must be close to the question, alone or read with the previous one
+            own = alone["multilingual" if lang == "zh" else "english"][hits[0].index]
+            score = max(float(own), similarity(hits[0], lang) / scale)
         if not hits or score < self.min_score[lang]:
             return hits, KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True,
                                          score=score, lang=lang)
         best = hits[0].passage
-        return hits, KnowledgeAnswer(best.text, [h.passage.id for h in hits[:1]], score=score, lang=lang)
+        return hits, KnowledgeAnswer(best.text, [best.id], score=score, lang=lang)
 
-    async def answer(self, question: str) -> KnowledgeAnswer:
-        hits, verbatim = await asyncio.to_thread(self.retrieve, question)
+    async def answer(self, question: str, previous: str | None = None, on_text=None) -> KnowledgeAnswer:
+        """The answer to `question`; `previous` (the shopper's last message)
+        completes a follow-up such as "and for international orders?".
+
+        With `on_text` (an async callable), the LM's answer is streamed to it
+        sentence by sentence, each sentence sent only after it passed the
+        grounding check; the first that fails stops the model. Without it, any
+        failure sends the passage verbatim instead."""
+        hits, verbatim = await asyncio.to_thread(self.retrieve, question, previous)
         if verbatim.abstained or self.generator is None:
             return verbatim
         best = hits[0].passage
+        sources = [best.title, best.text]
         prompt = build_prompt(self.store_name, question, best.id, f"{best.title}\n{best.text}".strip())
+        sent, pending, rest = [], "", ""
         try:
-            text = await self.generator.generate(prompt, self.max_tokens, self.timeout_s)
+            async for piece in self.generator.stream(prompt, self.max_tokens, self.timeout_s):
+                sentences, rest = complete_sentences(rest + piece)
+                for sentence in sentences:
+                    pending = f"{pending} {sentence}".strip()
+                    if not makes_claims(pending):
+                        continue  # "Sure!" waits for the sentence that says something
+                    if not is_grounded(pending, sources, question):
+                        raise Ungrounded(pending)
+                    sent.append(pending)
+                    if on_text is not None:
+                        await on_text(pending)
+                    pending = ""
+            last = f"{pending} {rest}".strip()
+            if last and makes_claims(last):
+                if not is_grounded(last, sources, question):
+                    raise Ungrounded(last)
+                sent.append(last)
+                if on_text is not None:
+                    await on_text(last)
         except GenerationError as exc:
-            log.warning("LM answer not used (%s); sending the store's text", exc)
+            log.warning("LM answer stopped (%s)", exc)
+            if on_text is None or not sent:
+                return verbatim
+        except Ungrounded as exc:
+            log.info("LM answer not grounded in %s: %r", best.id, str(exc))
+            if on_text is None or not sent:
+                return verbatim
+        if not sent:
             return verbatim
-        if not is_grounded(text, [best.title, best.text], question):
-            log.info("LM answer not grounded in %s; sending the store's text. LM said: %r", best.id, text)
-            return verbatim
-        return KnowledgeAnswer(text, verbatim.sources, generated=True, score=verbatim.score, lang=verbatim.lang)
+        return KnowledgeAnswer(" ".join(sent), verbatim.sources, generated=True, score=verbatim.score,
+                               lang=verbatim.lang)

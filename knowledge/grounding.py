@@ -18,7 +18,8 @@ _STOP = set("""a an the and or but if then so to of in on at by for with from as
 being it its this that these those you your yours we our us i me my they them their he she his her do does
 did done can could will would should may might must have has had not no yes any all some there here what
 when where which who how why also just only very more most than too about into out up down over again
-please thank thanks sure hi hello get got let lets okay ok store shop""".split())
+please thank thanks sure hi hello get got let lets okay ok store shop great good question glad happy help
+certainly course absolutely""".split())
 
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
@@ -64,3 +65,18 @@ def is_grounded(answer: str, sources: list[str], question: str = "", min_overlap
         return False
     known = _content_words(support) | _content_words(question)
     return len(words & known) / len(words) >= min_overlap
+
+
+def makes_claims(text: str) -> bool:
+    """False for text with no content word and no number ("Yes.", "Sure!"):
+    such a sentence is checked together with the one after it."""
+    return bool(_content_words(text) or _NUMBER.search(text))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
+
+
+def complete_sentences(text: str) -> tuple[list[str], str]:
+    """(the complete sentences in `text`, the unfinished rest)."""
+    parts = _SENTENCE_END.split(text)
+    return [p.strip() for p in parts[:-1] if p.strip()], parts[-1]

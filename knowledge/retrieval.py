@@ -57,6 +57,7 @@ class Hit:
     bm25: float  # raw signals, for abstention and debugging
     english: float
     multilingual: float
+    index: int  # the passage's position in the retriever
 
 
 class VectorCache:
@@ -162,4 +163,4 @@ class Retriever:
                  + w.multilingual * _rescale(s["multilingual"]))
         order = np.argsort(-fused, kind="stable")[:top_k]
         return [Hit(self.passages[i], float(fused[i]), float(s["bm25"][i]), float(s["english"][i]),
-                    float(s["multilingual"][i])) for i in order]
+                    float(s["multilingual"][i]), int(i)) for i in order]

@@ -30,6 +30,9 @@ class GeneratorBusy(GenerationError):
     """Too many requests are already waiting for the model."""
 
 
+_DONE = object()  # end of a stream
+
+
 class LlamaCppGenerator:
     def __init__(self, model: Path | str, threads: int = 2, context: int = 2048, max_waiting: int = 8):
         from llama_cpp import Llama
@@ -45,33 +48,54 @@ class LlamaCppGenerator:
         self._waiting = 0  # requests queued or running; bounded by max_waiting
         self._max_waiting = max_waiting
 
-    def _run(self, messages: list[dict], max_tokens: int, deadline: float, cancelled: threading.Event) -> str:
-        pieces = []
-        stream = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.1,
-                                                  top_p=0.9, stream=True)
-        for chunk in stream:
-            if cancelled.is_set() or time.monotonic() > deadline:
-                raise GenerationTimeout("generation stopped at its deadline")
-            pieces.append(chunk["choices"][0]["delta"].get("content") or "")
-        return "".join(pieces).strip()
-
-    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
-        """The model's reply to a chat, or GenerationError."""
+    async def stream(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0):
+        """The model's reply as it is generated, piece by piece; raises
+        GenerationError subclasses. Leaving the loop early stops the model."""
         if self._waiting >= self._max_waiting:
             raise GeneratorBusy(f"{self._waiting} requests already wait for the model")
         self._waiting += 1
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue = asyncio.Queue()
         cancelled = threading.Event()
         deadline = time.monotonic() + timeout
-        loop = asyncio.get_running_loop()
-        try:
-            future = loop.run_in_executor(self._executor, self._run, messages, max_tokens, deadline, cancelled)
+
+        def emit(item) -> None:
             try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
-            except asyncio.TimeoutError:
-                cancelled.set()  # the worker stops at its next token
-                raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
+                loop.call_soon_threadsafe(pieces.put_nowait, item)
+            except RuntimeError:  # the event loop is gone: nobody is listening
+                cancelled.set()
+
+        def work() -> None:
+            try:
+                for chunk in self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
+                                                              temperature=0.1, top_p=0.9, stream=True):
+                    if cancelled.is_set() or time.monotonic() > deadline:
+                        return emit(GenerationTimeout("generation stopped at its deadline"))
+                    if piece := chunk["choices"][0]["delta"].get("content"):
+                        emit(piece)
+                emit(_DONE)
+            except Exception as exc:  # llama.cpp errors reach the caller as a fallback, not a crash
+                emit(GenerationError(f"the model failed: {exc}"))
+
+        try:
+            self._executor.submit(work)
+            while True:
+                try:
+                    item = await asyncio.wait_for(pieces.get(), max(0.001, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
+                if item is _DONE:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
         finally:
+            cancelled.set()  # the worker stops at its next token
             self._waiting -= 1
+
+    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
+        """The model's whole reply to a chat, or GenerationError."""
+        return "".join([piece async for piece in self.stream(messages, max_tokens, timeout)]).strip()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -14,6 +14,17 @@ async def test_question_gets_a_grounded_answer_naming_its_source(client):
     assert "3 to 5 business days" in messages[0]["text"]
 
 
+async def test_a_follow_up_question_is_read_with_the_one_before(client):
+    await say(client, "shopper-11", "how long does shipping take?")
+    messages = await say(client, "shopper-11", "and for international orders?")
+    assert messages[0]["custom"]["sources"] == ["shipping-international"]
+
+
+async def test_a_chinese_question_is_answered_from_the_english_knowledge(client):
+    messages = await say(client, "shopper-12", "你们有实体店吗？")
+    assert messages[0]["custom"]["sources"] == ["store-physical"]
+
+
 async def test_where_is_my_order_starts_the_form_and_answers(client):
     ask = await say(client, "shopper-2", "where is my order")
     assert "order number" in texts(ask)

@@ -2,6 +2,14 @@
 
 Request  {"sender": "...", "message": "...", "metadata": {...}?}
 Response [{"recipient_id": "...", "text": "...", "custom": {...}, ...}, ...]
+
+POST /webhooks/rest/stream takes the same request and answers with
+newline-delimited JSON: {"recipient_id", "partial": "..."} lines while a
+knowledge answer is being written (each a checked sentence), then the final
+messages, one {"recipient_id", "text", "custom", ...} per line, then
+{"recipient_id", "done": true}. Errors before the first line are the same
+JSON errors as the webhook's; a failure after it ends the stream with an
+{"error": ...} line.
 """
 
 from __future__ import annotations
@@ -73,21 +81,64 @@ async def parse_request(request: web.Request, max_chars: int) -> tuple[str, str,
     return sender, message, metadata
 
 
-async def webhook(request: web.Request) -> web.Response:
+async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
+                on_text=None) -> list[dict] | web.Response:
+    """The bot's messages for a parsed request, or an error response."""
     try:
-        sender, message, metadata = await parse_request(request, request.app[config_key].server.max_message_chars)
-    except RequestRejected as exc:
-        return exc.response
-    assistant = request.app[assistant_key]
-    try:
-        messages = await assistant.handle_turn(sender, message, metadata, channel="rest")
+        return await request.app[assistant_key].handle_turn(sender, message, metadata, channel="rest",
+                                                            on_text=on_text)
     except SessionStoreUnavailable as exc:
         log.error("conversation %s: session store unavailable: %s", sender, exc)
         return json_error(503, "the session store (Redis) is unavailable; the message was not processed, "
                                "please retry", detail=str(exc))
     except LockTimeout as exc:
         return json_error(503, str(exc), retry_after_s=5)
-    return web.json_response(to_rest_messages(sender, messages))
+
+
+async def webhook(request: web.Request) -> web.Response:
+    try:
+        sender, message, metadata = await parse_request(request, request.app[config_key].server.max_message_chars)
+    except RequestRejected as exc:
+        return exc.response
+    result = await _turn(request, sender, message, metadata)
+    return result if isinstance(result, web.Response) else web.json_response(to_rest_messages(sender, result))
+
+
+def _line(row: dict) -> bytes:
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    try:
+        sender, message, metadata = await parse_request(request, request.app[config_key].server.max_message_chars)
+    except RequestRejected as exc:
+        return exc.response
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"})
+
+    async def on_text(text: str) -> None:
+        if not response.prepared:
+            await response.prepare(request)
+        await response.write(_line({"recipient_id": sender, "partial": text}))
+
+    try:
+        result = await _turn(request, sender, message, metadata, on_text)
+    except Exception as exc:
+        if not response.prepared:
+            raise
+        log.exception("conversation %s: streamed reply failed after it started", sender)
+        result = json_error(500, f"the reply failed: {type(exc).__name__}")
+    if isinstance(result, web.Response) and not response.prepared:
+        return result
+    if not response.prepared:
+        await response.prepare(request)
+    if isinstance(result, web.Response):
+        await response.write(_line(json.loads(result.text)))
+    else:
+        for row in to_rest_messages(sender, result):
+            await response.write(_line(row))
+        await response.write(_line({"recipient_id": sender, "done": True}))
+    await response.write_eof()
+    return response
 
 
 async def health(request: web.Request) -> web.Response:
@@ -96,5 +147,6 @@ async def health(request: web.Request) -> web.Response:
 
 def setup_rest_channel(app: web.Application) -> None:
     app.router.add_post("/webhooks/rest/webhook", webhook)
+    app.router.add_post("/webhooks/rest/stream", stream)
     app.router.add_get("/webhooks/rest/", health)
     app.router.add_get("/webhooks/rest", health)

@@ -39,10 +39,12 @@ class Dialogue:
         self.actions = actions
         self.answerer = answerer
 
-    async def respond(self, session: Session, parse: dict) -> list[dict]:
-        """The bot's messages for the latest user message; updates `session`."""
+    async def respond(self, session: Session, parse: dict, on_text=None) -> list[dict]:
+        """The bot's messages for the latest user message; updates `session`.
+        `on_text` (async) receives knowledge answers as they are written, for
+        channels that stream; the returned messages hold them whole as well."""
         intent = parse["intent"]["name"]
-        turn = _Turn(session, parse)
+        turn = _Turn(session, parse, on_text)
         if session.handoff:
             if intent == STOP_INTENT:
                 session.handoff = None
@@ -159,7 +161,8 @@ class Dialogue:
             else:
                 log.warning("response %s is not in the domain", action)
         elif action == ANSWER_FROM_KNOWLEDGE:
-            answer = await self.answerer.answer(turn.text)
+            earlier = [e["text"] for e in session.history if e.get("event") == "user" and e.get("text")]
+            answer = await self.answerer.answer(turn.text, earlier[-1] if earlier else None, turn.on_text)
             custom = {"sources": answer.sources}
             if answer.abstained:
                 custom["abstained"] = True
@@ -243,8 +246,9 @@ class Dialogue:
 class _Turn:
     """What one message's handling collects: the queue of actions and the replies."""
 
-    def __init__(self, session: Session, parse: dict):
+    def __init__(self, session: Session, parse: dict, on_text=None):
         self.session = session
+        self.on_text = on_text
         self.parse = parse
         self.text = parse.get("text", "")
         self.intent = parse["intent"]["name"]
