@@ -78,8 +78,24 @@ def ecommerce_kb() -> list[Passage]:
     return [Passage(f"faq{n:02d}", r["question"], r["answer"], "ecommerce_faq", "faq") for n, r in enumerate(rows, 1)]
 
 
+def ecommerce_retriever() -> Retriever:
+    """As the bot builds it: with the configured LM (SHOPKEEP_LM_MODEL), titles
+    also get Chinese versions; SHOPKEEP_LM_MODEL=none measures without."""
+    from bot.assembly import build_retriever, load_generator
+    from bot.config import load_config
+
+    config = load_config()
+    generator, status = load_generator(config)
+    print(f"(Chinese titles: {status if generator else 'none, no language model'})")
+    try:
+        return build_retriever(config, ecommerce_kb(), generator, progress=True)
+    finally:
+        if generator is not None:
+            generator.close()
+
+
 def ecommerce(sweep: bool) -> None:
-    retriever = Retriever(ecommerce_kb(), CACHE / "ecommerce", progress=True)
+    retriever = ecommerce_retriever()
     queries = [q for q in read_jsonl(ROOT / "bench" / "ecommerce_queries.jsonl") if q["relevant"]]
     english = [q for q in queries if not has_chinese(q["query"])]
     chinese = [q for q in queries if has_chinese(q["query"])]
@@ -90,7 +106,7 @@ def ecommerce(sweep: bool) -> None:
 def abstention(sweep: bool) -> None:
     from knowledge.answers import KnowledgeAnswerer
 
-    answerer = KnowledgeAnswerer(Retriever(ecommerce_kb(), CACHE / "ecommerce"), 0.55, "the store")
+    answerer = KnowledgeAnswerer(ecommerce_retriever(), 0.55, "the store")
     for lang, name in (("en", "English"), ("zh", "Chinese")):
         rows = [q for q in read_jsonl(ROOT / "bench" / "ecommerce_queries.jsonl")
                 if has_chinese(q["query"]) == (lang == "zh")]

@@ -17,8 +17,10 @@ from bot.nlu.interpreter import Interpreter
 from bot.nlu.training import train_model
 from knowledge.answers import KnowledgeAnswerer
 from knowledge.catalog import load_catalog
+from knowledge.documents import Passage
 from knowledge.retrieval import Retriever
 from knowledge.store import KnowledgeStore
+from knowledge.translation import TitleTranslations
 from lm.generation import LlamaCppGenerator
 from lm.models import ModelNotAvailable, resolve_gguf
 from lm.openai_compatible import SPEC_PREFIX as OPENAI_SPEC
@@ -82,14 +84,26 @@ def knowledge_store(config: Config) -> KnowledgeStore:
     return KnowledgeStore(config.data_dir / "knowledge" / "store")
 
 
-def load_retriever(config: Config, progress: bool = False) -> Retriever:
+def build_retriever(config: Config, passages: list[Passage], generator=None, progress: bool = False) -> Retriever:
+    """A retriever over `passages`; with a language model (and
+    knowledge.translate_titles), English titles also get Chinese versions."""
+    chinese_titles = None
+    if generator is not None and config.knowledge.translate_titles:
+        translations = TitleTranslations(config.data_dir / "knowledge", generator.name)
+        translations.translate(passages, generator, progress=progress, timeout_s=config.lm.timeout_s)
+        chinese_titles = [translations.get(p.title) for p in passages]
+    return Retriever(passages, config.data_dir / "knowledge" / "vectors", progress=progress,
+                     chinese_titles=chinese_titles)
+
+
+def load_retriever(config: Config, generator=None, progress: bool = False) -> Retriever:
     """The retriever over the knowledge store, after ingesting the configured
     sources (a no-op for files that have not changed)."""
     store = knowledge_store(config)
     if config.knowledge.sources:
         report = store.ingest(list(config.knowledge.sources), progress=progress)
         log.info("knowledge: %s", report.text())
-    return Retriever(store.passages, config.data_dir / "knowledge" / "vectors", progress=progress)
+    return build_retriever(config, store.passages, generator, progress)
 
 
 def load_models(config: Config) -> LoadedModels:
@@ -99,8 +113,8 @@ def load_models(config: Config) -> LoadedModels:
     unknown = set(interpreter.intents) - set(domain.intents)
     if unknown:
         log.warning("intents in the training data but not in the domain: %s", ", ".join(sorted(unknown)))
-    retriever = load_retriever(config)
     generator, lm_status = load_generator(config)
+    retriever = load_retriever(config, generator)
     answerer = KnowledgeAnswerer(retriever, config.knowledge.min_score, config.store_name, generator,
                                  config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
     return LoadedModels(interpreter, answerer, domain, rules, lm_status)

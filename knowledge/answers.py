@@ -61,7 +61,7 @@ def similarity(hit: Hit, lang: str) -> float:
 
 class KnowledgeAnswerer:
     def __init__(self, retriever: Retriever, min_score: float, store_name: str,
-                 generator=None, timeout_s: float = 20.0, max_tokens: int = 160, min_score_zh: float = 0.83):
+                 generator=None, timeout_s: float = 20.0, max_tokens: int = 160, min_score_zh: float = 0.815):
         self.retriever = retriever
         self.min_score = {"en": min_score, "zh": min_score_zh}
         self.store_name = store_name
@@ -84,7 +84,7 @@ class KnowledgeAnswerer:
         score = 0.0
         if hits:
             # the passage must be close to the question, alone or read with the previous one
-            own = alone["multilingual" if lang == "zh" else "english"][hits[0].index]
+            own = alone["multilingual_own" if lang == "zh" else "english"][hits[0].index]
             score = max(float(own), similarity(hits[0], lang) / scale)
         if not hits or score < self.min_score[lang]:
             return hits, KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True,

@@ -37,11 +37,16 @@ def read_queries(path: Path) -> list[str]:
     return queries
 
 
-def _retriever(kb: Path, config, progress: bool = True):
-    from knowledge.retrieval import Retriever
+def _generator(config, model: str | None):
+    """The chat model for `model` (default: the configured one), or None."""
+    from bot.assembly import load_generator
 
-    passages = load_passages(kb)
-    return Retriever(passages, config.data_dir / "knowledge" / "vectors", progress=progress)
+    model = model or config.lm.model
+    generator, status = load_generator(replace(config, lm=replace(config.lm, model=model)))
+    if generator is None and model != "none":
+        print(f"shopkeep: language model {model} {status}; answering with the best passage verbatim",
+              file=sys.stderr)
+    return generator
 
 
 def _write_lines(path: Path, rows) -> None:
@@ -52,13 +57,17 @@ def _write_lines(path: Path, rows) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, config) -> int:
-    from bot.assembly import knowledge_store
-    from knowledge.retrieval import Retriever
+    from bot.assembly import build_retriever, knowledge_store
 
     store = knowledge_store(config)
     report = store.ingest([Path(p) for p in args.paths], progress=True)
-    # Embedding now makes the next start fast; vectors are cached by text.
-    Retriever(store.passages, config.data_dir / "knowledge" / "vectors", progress=True)
+    # Embedding (and translating titles) now makes the next start fast; both are cached.
+    generator = _generator(config, None)
+    try:
+        build_retriever(config, store.passages, generator, progress=True)
+    finally:
+        if generator is not None:
+            generator.close()
     print(report.text())
     return 0
 
@@ -86,8 +95,15 @@ def cmd_list(args: argparse.Namespace, config) -> int:
 def cmd_search(args: argparse.Namespace, config) -> int:
     from tqdm import tqdm
 
+    from bot.assembly import build_retriever
+
     queries = read_queries(Path(args.queries))
-    retriever = _retriever(Path(args.kb), config)
+    generator = _generator(config, args.model)
+    try:
+        retriever = build_retriever(config, load_passages(Path(args.kb)), generator, progress=True)
+    finally:
+        if generator is not None:
+            generator.close()
     rows = []
     for query in tqdm(queries, desc="searching", unit="query"):
         hits = retriever.search(query, args.top_k)
@@ -100,16 +116,12 @@ def cmd_search(args: argparse.Namespace, config) -> int:
 def cmd_ask(args: argparse.Namespace, config) -> int:
     from tqdm import tqdm
 
-    from bot.assembly import load_generator
+    from bot.assembly import build_retriever
     from knowledge.answers import KnowledgeAnswerer
 
     queries = read_queries(Path(args.queries))
-    retriever = _retriever(Path(args.kb), config)
-    model = args.model or config.lm.model
-    generator, status = load_generator(replace(config, lm=replace(config.lm, model=model)))
-    if generator is None and model != "none":
-        print(f"shopkeep ask: language model {model} {status}; answering with the best passage verbatim",
-              file=sys.stderr)
+    generator = _generator(config, args.model)
+    retriever = build_retriever(config, load_passages(Path(args.kb)), generator, progress=True)
     answerer = KnowledgeAnswerer(retriever, config.knowledge.min_score, config.store_name, generator,
                                  config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
 
@@ -159,6 +171,8 @@ def add_knowledge_commands(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--queries", required=True, help='JSONL with a "query" per line')
     search.add_argument("--top-k", type=int, default=5, help="hits per query (default 5)")
     search.add_argument("--out", required=True, help="JSONL output")
+    search.add_argument("--model", help="LM spec for translating titles to Chinese (default from config); "
+                                        "'none' searches without")
     search.set_defaults(func=cmd_search)
 
     ask = sub.add_parser("ask", help="answer a file of questions from a knowledge base",

@@ -56,7 +56,7 @@ class Hit:
     score: float  # fused, 0..1
     bm25: float  # raw signals, for abstention and debugging
     english: float
-    multilingual: float
+    multilingual: float  # on the store's own words (not a translated title)
     index: int  # the passage's position in the retriever
 
 
@@ -102,19 +102,29 @@ class VectorCache:
 
 class DenseSignal:
     """Cosine similarity of a query with a passage's title, and with its
-    title + text; the better of the two counts."""
+    title + text (and with a translated title, where there is one); the best
+    of them counts."""
 
-    def __init__(self, encoder, passages: list[Passage], cache_dir: Path | None, progress: bool):
+    def __init__(self, encoder, passages: list[Passage], cache_dir: Path | None, progress: bool,
+                 other_titles: list[str] | None = None):
         self.encoder = encoder
         cache = VectorCache(cache_dir, encoder.id)
-        titled = [p for p in passages]
-        self._titles = cache.embed(encoder, [p.title or p.text for p in titled], passage=False, progress=progress)
-        self._full = cache.embed(encoder, [f"{p.title}\n{p.text}".strip() for p in titled], passage=True,
-                                 progress=progress)
+        titles = [p.title or p.text for p in passages]
+        self._views = [cache.embed(encoder, titles, passage=False, progress=progress),
+                       cache.embed(encoder, [f"{p.title}\n{p.text}".strip() for p in passages], passage=True,
+                                   progress=progress)]
+        if other_titles is not None:
+            self._views.append(cache.embed(encoder, [o or t for o, t in zip(other_titles, titles)], passage=False,
+                                           progress=progress))
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(best over all views, best over the store's own words): a
+        translated title ranks passages, but only the store's own words
+        count as evidence for answering (the abstention threshold)."""
         q = self.encoder.encode([query])[0]
-        return np.maximum(self._titles @ q, self._full @ q)
+        views = [view @ q for view in self._views]
+        own = np.maximum(views[0], views[1])
+        return (np.maximum(own, views[2]) if len(views) > 2 else own), own
 
 
 def _rescale(x: np.ndarray) -> np.ndarray:
@@ -126,24 +136,30 @@ def _rescale(x: np.ndarray) -> np.ndarray:
 
 class Retriever:
     def __init__(self, passages: list[Passage], cache_dir: Path | None = None, progress: bool = False,
-                 english_encoder: str = ENGLISH_ENCODER, multilingual_encoder: str | None = MULTILINGUAL_ENCODER):
+                 english_encoder: str = ENGLISH_ENCODER, multilingual_encoder: str | None = MULTILINGUAL_ENCODER,
+                 chinese_titles: list[str | None] | None = None):
+        """`chinese_titles`: per passage, a Chinese version of its title (or
+        None), matched by the multilingual encoder (knowledge/translation.py)."""
         if not passages:
             raise ValueError("the knowledge store is empty: ingest some knowledge first")
         self.passages = passages
         self.bm25 = Bm25Index([f"{p.title}\n{p.text}" for p in passages])
         self.english = DenseSignal(get_encoder(english_encoder), passages, cache_dir, progress)
-        self.multilingual = (DenseSignal(get_encoder(multilingual_encoder), passages, cache_dir, progress)
-                             if multilingual_encoder else None)
+        self.multilingual = (DenseSignal(get_encoder(multilingual_encoder), passages, cache_dir, progress,
+                                         chinese_titles) if multilingual_encoder else None)
 
     def signals(self, query: str) -> dict[str, np.ndarray]:
         """Blocking (runs the encoders): call it from a worker thread."""
         chinese = has_chinese(query)
         n = len(self.passages)
+        zeros = np.zeros(n, np.float32)
+        multilingual = self.multilingual.scores(query) if self.multilingual else (zeros, zeros)
         return {
             "bm25": self.bm25.scores(query),
             # MiniLM knows no Chinese: its scores for a Chinese query are noise
-            "english": np.zeros(n, np.float32) if chinese else self.english.scores(query),
-            "multilingual": self.multilingual.scores(query) if self.multilingual else np.zeros(n, np.float32),
+            "english": np.zeros(n, np.float32) if chinese else self.english.scores(query)[0],
+            "multilingual": multilingual[0],
+            "multilingual_own": multilingual[1],
         }
 
     def search(self, query: str, top_k: int = 5, weights: Weights | None = None) -> list[Hit]:
@@ -162,5 +178,6 @@ class Retriever:
         fused = (w.bm25 * _rescale(s["bm25"]) + w.english * _rescale(s["english"])
                  + w.multilingual * _rescale(s["multilingual"]))
         order = np.argsort(-fused, kind="stable")[:top_k]
+        own = s.get("multilingual_own", s["multilingual"])
         return [Hit(self.passages[i], float(fused[i]), float(s["bm25"][i]), float(s["english"][i]),
-                    float(s["multilingual"][i]), int(i)) for i in order]
+                    float(own[i]), int(i)) for i in order]

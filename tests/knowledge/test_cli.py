@@ -16,7 +16,7 @@ KB = [
 
 
 def shopkeep(tmp_path, *args):
-    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path / "data"), "SHOPKEEP_LM_MODEL": "none"}
     return subprocess.run(SHOPKEEP + list(args), capture_output=True, text=True, timeout=300, env=env)
 
 
