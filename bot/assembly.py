@@ -21,10 +21,12 @@ from knowledge.documents import Passage
 from knowledge.retrieval import Retriever
 from knowledge.store import KnowledgeStore
 from knowledge.translation import TitleTranslations
-from lm.generation import LlamaCppGenerator
+from lm.generation import LlamaCppGenerator, ThreadedGenerator
 from lm.models import ModelNotAvailable, resolve_gguf
 from lm.openai_compatible import SPEC_PREFIX as OPENAI_SPEC
 from lm.openai_compatible import OpenAICompatibleGenerator
+from lm.transformers_backend import SPEC_PREFIX as TRANSFORMERS_SPEC
+from lm.transformers_backend import TransformersGenerator
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,19 @@ def train_intents(config: Config, progress: bool = False) -> Interpreter:
     return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config))
 
 
-def load_generator(config: Config) -> tuple[LlamaCppGenerator | OpenAICompatibleGenerator | None, str]:
+def load_generator(config: Config) -> tuple[ThreadedGenerator | OpenAICompatibleGenerator | None, str]:
     """The configured chat model, or None with the reason it is not available."""
     if config.lm.model.lower() == "none":
         return None, "none"
     if config.lm.model.startswith(OPENAI_SPEC):
         generator = OpenAICompatibleGenerator(config.lm.model)  # a bad spec is a config error: raise
+        return generator, generator.name
+    if config.lm.model.startswith(TRANSFORMERS_SPEC):
+        try:
+            generator = TransformersGenerator(config.lm.model, threads=config.lm.threads)
+        except (ImportError, ValueError, OSError, RuntimeError) as exc:
+            log.warning("language model failed to load (%s); answers will quote the knowledge", exc)
+            return None, f"unavailable: {exc}"
         return generator, generator.name
     try:
         path = resolve_gguf(config.lm.model, models_dir(config))

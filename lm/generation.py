@@ -1,4 +1,4 @@
-"""Chat generation with llama.cpp, safe to call from the event loop.
+"""Chat generation with local models, safe to call from the event loop.
 
 One worker thread owns the model (llama.cpp contexts are not thread-safe), so
 requests queue; the queue is bounded, and each request has a deadline. A
@@ -33,20 +33,21 @@ class GeneratorBusy(GenerationError):
 _DONE = object()  # end of a stream
 
 
-class LlamaCppGenerator:
-    def __init__(self, model: Path | str, threads: int = 2, context: int = 2048, max_waiting: int = 8):
-        from llama_cpp import Llama
+class ThreadedGenerator:
+    """A local model owned by one worker thread (llama.cpp contexts and
+    torch generation are not safe to share), streamed to the event loop.
+    Subclasses implement `_produce`, which runs in the worker."""
 
-        kwargs = dict(n_ctx=context, n_threads=threads, verbose=False)
-        if isinstance(model, str) and model.startswith("hub:"):
-            repo, _, filename = model.removeprefix("hub:").rpartition("/")
-            self._llm = Llama.from_pretrained(repo_id=repo, filename=filename, **kwargs)
-        else:
-            self._llm = Llama(model_path=str(model), **kwargs)
-        self.name = Path(str(model)).name
+    name = "model"
+
+    def __init__(self, max_waiting: int = 8):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm")
         self._waiting = 0  # requests queued or running; bounded by max_waiting
         self._max_waiting = max_waiting
+
+    def _produce(self, messages: list[dict], max_tokens: int, emit, stop) -> None:
+        """Generate, calling emit(piece) per piece; return early once stop() is true."""
+        raise NotImplementedError
 
     async def stream(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0):
         """The model's reply as it is generated, piece by piece; raises
@@ -65,16 +66,14 @@ class LlamaCppGenerator:
             except RuntimeError:  # the event loop is gone: nobody is listening
                 cancelled.set()
 
+        def stop() -> bool:
+            return cancelled.is_set() or time.monotonic() > deadline
+
         def work() -> None:
             try:
-                for chunk in self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
-                                                              temperature=0.1, top_p=0.9, stream=True):
-                    if cancelled.is_set() or time.monotonic() > deadline:
-                        return emit(GenerationTimeout("generation stopped at its deadline"))
-                    if piece := chunk["choices"][0]["delta"].get("content"):
-                        emit(piece)
-                emit(_DONE)
-            except Exception as exc:  # llama.cpp errors reach the caller as a fallback, not a crash
+                self._produce(messages, max_tokens, emit, stop)
+                emit(GenerationTimeout("generation stopped at its deadline") if stop() else _DONE)
+            except Exception as exc:  # model errors reach the caller as a fallback, not a crash
                 emit(GenerationError(f"the model failed: {exc}"))
 
         try:
@@ -99,3 +98,25 @@ class LlamaCppGenerator:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class LlamaCppGenerator(ThreadedGenerator):
+    def __init__(self, model: Path | str, threads: int = 2, context: int = 2048, max_waiting: int = 8):
+        from llama_cpp import Llama
+
+        super().__init__(max_waiting)
+        kwargs = dict(n_ctx=context, n_threads=threads, verbose=False)
+        if isinstance(model, str) and model.startswith("hub:"):
+            repo, _, filename = model.removeprefix("hub:").rpartition("/")
+            self._llm = Llama.from_pretrained(repo_id=repo, filename=filename, **kwargs)
+        else:
+            self._llm = Llama(model_path=str(model), **kwargs)
+        self.name = Path(str(model)).name
+
+    def _produce(self, messages: list[dict], max_tokens: int, emit, stop) -> None:
+        for chunk in self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.1,
+                                                      top_p=0.9, stream=True):
+            if stop():
+                return
+            if piece := chunk["choices"][0]["delta"].get("content"):
+                emit(piece)
