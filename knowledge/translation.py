@@ -63,6 +63,8 @@ class TitleTranslations:
         todo = sorted({p.title for p in passages if p.title and not has_chinese(p.title)} - set(self._known))
         if not todo:
             return
+        log.info("writing Chinese versions of %d passage titles with %s (once; cached)", len(todo),
+                 getattr(generator, "name", "the language model"))
 
         async def run() -> None:
             for title in tqdm(todo, desc="translating titles to Chinese", unit="title", disable=not progress):
