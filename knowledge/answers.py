@@ -14,7 +14,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from knowledge.followup import CONTEXT_WEIGHT, needs_context
+from knowledge.followup import CONTEXT_WEIGHT, needs_context, without_lead
 from knowledge.grounding import complete_sentences, is_grounded, makes_claims
 from knowledge.retrieval import Hit, Retriever, has_chinese
 from lm.generation import GenerationError
@@ -74,9 +74,10 @@ class KnowledgeAnswerer:
         lang = "zh" if has_chinese(question) else "en"
         if not question.strip():
             return [], KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True, lang=lang)
-        alone = signals = self.retriever.signals(question)
+        follow_up = bool(previous) and previous.strip() != question.strip() and needs_context(question)
+        alone = signals = self.retriever.signals(without_lead(question) if follow_up else question)
         scale = 1.0
-        if previous and previous.strip() != question.strip() and needs_context(question):
+        if follow_up:
             earlier = self.retriever.signals(previous)
             signals = {k: v + CONTEXT_WEIGHT * earlier[k] for k, v in alone.items()}
             scale += CONTEXT_WEIGHT

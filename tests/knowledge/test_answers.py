@@ -65,6 +65,7 @@ async def test_injection_in_the_question_does_not_change_the_rules(models):
     ("How long does shipping take?", "and for international orders?", "shipping-international"),
     ("How long does shipping take?", "what about returns?", "returns-cost"),
     ("How long does shipping take?", "do you sell gift cards?", "payment-gift-cards"),
+    ("are returns free?", "and for sale items?", "returns-sale"),
 ])
 async def test_follow_ups_are_read_with_the_previous_question(models, previous, question, expected):
     answer = await answerer(models).answer(question, previous)
