@@ -61,12 +61,15 @@ class Hit:
 
 
 class VectorCache:
-    """Passage vectors by (encoder, text hash), in one .npz per encoder."""
+    """Passage vectors by (encoder, text hash), in one .npz per encoder.
+    Embed every view first, then `save()` once."""
 
     def __init__(self, directory: Path | None, encoder_id: str):
         self.path = (Path(directory) / f"vectors-{hashlib.sha1(encoder_id.encode()).hexdigest()[:12]}.npz"
                      if directory else None)
         self._vectors: dict[str, np.ndarray] = {}
+        self._used: set[str] = set()  # keys asked for since loading: the store's texts
+        self._changed = False
         if self.path and self.path.exists():
             with np.load(self.path) as data:
                 self._vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
@@ -77,27 +80,30 @@ class VectorCache:
 
     def embed(self, encoder, texts: list[str], passage: bool, progress: bool) -> np.ndarray:
         keys = [self.key(t, passage) for t in texts]
+        self._used.update(keys)
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._vectors}.items())
         if missing:
             vectors = encoder.encode([t for _, t in missing], progress=progress, passage=passage)
             self._vectors.update(zip((k for k, _ in missing), vectors))
-            self._save(set(keys))
+            self._changed = True
         if not texts:
             return np.zeros((0, encoder.dimension), dtype=np.float32)
         return np.vstack([self._vectors[k] for k in keys]).astype(np.float32)
 
-    def _save(self, keep: set[str]) -> None:
-        if self.path is None:
+    def save(self) -> None:
+        """Write the cache if anything was embedded."""
+        if self.path is None or not self._changed:
             return
         # Vectors of texts no longer in the store are dropped only when the
         # cache grows well beyond the store, so switching back and forth is cheap.
-        if len(self._vectors) > 2 * len(keep) + 1000:
-            self._vectors = {k: v for k, v in self._vectors.items() if k in keep}
+        if len(self._vectors) > 2 * len(self._used) + 1000:
+            self._vectors = {k: v for k, v in self._vectors.items() if k in self._used}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp.npz")
         keys = list(self._vectors)
         np.savez(tmp, keys=np.array(keys), vectors=np.vstack([self._vectors[k] for k in keys]))
         tmp.replace(self.path)
+        self._changed = False
 
 
 class DenseSignal:
@@ -116,6 +122,7 @@ class DenseSignal:
         if other_titles is not None:
             self._views.append(cache.embed(encoder, [o or t for o, t in zip(other_titles, titles)], passage=False,
                                            progress=progress))
+        cache.save()
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(best over all views, best over the store's own words): a
