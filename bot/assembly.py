@@ -21,7 +21,7 @@ from knowledge.documents import Passage
 from knowledge.retrieval import Retriever
 from knowledge.store import KnowledgeStore
 from knowledge.translation import TitleTranslations
-from lm.generation import LlamaCppGenerator, ThreadedGenerator
+from lm.generation import Generator, LlamaCppGenerator
 from lm.models import ModelNotAvailable, resolve_gguf
 from lm.openai_compatible import SPEC_PREFIX as OPENAI_SPEC
 from lm.openai_compatible import OpenAICompatibleGenerator
@@ -63,7 +63,7 @@ def train_intents(config: Config, progress: bool = False) -> Interpreter:
     return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config))
 
 
-def load_generator(config: Config) -> tuple[ThreadedGenerator | OpenAICompatibleGenerator | None, str]:
+def load_generator(config: Config) -> tuple[Generator | None, str]:
     """The configured chat model, or None with the reason it is not available."""
     if config.lm.model.lower() == "none":
         return None, "none"

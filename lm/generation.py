@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,17 +34,48 @@ class GeneratorBusy(GenerationError):
 _DONE = object()  # end of a stream
 
 
-class ThreadedGenerator:
-    """A local model owned by one worker thread (llama.cpp contexts and
-    torch generation are not safe to share), streamed to the event loop.
-    Subclasses implement `_produce`, which runs in the worker."""
+class Generator:
+    """What every backend offers: `stream` (pieces of the reply as they are
+    written), `generate` (the whole reply) and `close`, with a bound on the
+    requests waiting for the model. Subclasses implement `stream` and run
+    its body inside `self._admitted()`."""
 
     name = "model"
 
     def __init__(self, max_waiting: int = 8):
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm")
         self._waiting = 0  # requests queued or running; bounded by max_waiting
         self._max_waiting = max_waiting
+
+    @contextmanager
+    def _admitted(self):
+        """Count one request while it waits or runs; refuse it at once when too many wait."""
+        if self._waiting >= self._max_waiting:
+            raise GeneratorBusy(f"{self._waiting} requests already wait for the model")
+        self._waiting += 1
+        try:
+            yield
+        finally:
+            self._waiting -= 1
+
+    def stream(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0):
+        raise NotImplementedError
+
+    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
+        """The model's whole reply to a chat, or GenerationError."""
+        return "".join([piece async for piece in self.stream(messages, max_tokens, timeout)]).strip()
+
+    def close(self) -> None:
+        """Release the model's resources."""
+
+
+class ThreadedGenerator(Generator):
+    """A local model owned by one worker thread (llama.cpp contexts and
+    torch generation are not safe to share), streamed to the event loop.
+    Subclasses implement `_produce`, which runs in the worker."""
+
+    def __init__(self, max_waiting: int = 8):
+        super().__init__(max_waiting)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm")
 
     def _produce(self, messages: list[dict], max_tokens: int, emit, stop) -> None:
         """Generate, calling emit(piece) per piece; return early once stop() is true."""
@@ -52,49 +84,42 @@ class ThreadedGenerator:
     async def stream(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0):
         """The model's reply as it is generated, piece by piece; raises
         GenerationError subclasses. Leaving the loop early stops the model."""
-        if self._waiting >= self._max_waiting:
-            raise GeneratorBusy(f"{self._waiting} requests already wait for the model")
-        self._waiting += 1
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue = asyncio.Queue()
-        cancelled = threading.Event()
-        deadline = time.monotonic() + timeout
+        with self._admitted():
+            loop = asyncio.get_running_loop()
+            pieces: asyncio.Queue = asyncio.Queue()
+            cancelled = threading.Event()
+            deadline = time.monotonic() + timeout
 
-        def emit(item) -> None:
-            try:
-                loop.call_soon_threadsafe(pieces.put_nowait, item)
-            except RuntimeError:  # the event loop is gone: nobody is listening
-                cancelled.set()
-
-        def stop() -> bool:
-            return cancelled.is_set() or time.monotonic() > deadline
-
-        def work() -> None:
-            try:
-                self._produce(messages, max_tokens, emit, stop)
-                emit(GenerationTimeout("generation stopped at its deadline") if stop() else _DONE)
-            except Exception as exc:  # model errors reach the caller as a fallback, not a crash
-                emit(GenerationError(f"the model failed: {exc}"))
-
-        try:
-            self._executor.submit(work)
-            while True:
+            def emit(item) -> None:
                 try:
-                    item = await asyncio.wait_for(pieces.get(), max(0.001, deadline - time.monotonic()))
-                except asyncio.TimeoutError:
-                    raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
-                if item is _DONE:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            cancelled.set()  # the worker stops at its next token
-            self._waiting -= 1
+                    loop.call_soon_threadsafe(pieces.put_nowait, item)
+                except RuntimeError:  # the event loop is gone: nobody is listening
+                    cancelled.set()
 
-    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
-        """The model's whole reply to a chat, or GenerationError."""
-        return "".join([piece async for piece in self.stream(messages, max_tokens, timeout)]).strip()
+            def stop() -> bool:
+                return cancelled.is_set() or time.monotonic() > deadline
+
+            def work() -> None:
+                try:
+                    self._produce(messages, max_tokens, emit, stop)
+                    emit(GenerationTimeout("generation stopped at its deadline") if stop() else _DONE)
+                except Exception as exc:  # model errors reach the caller as a fallback, not a crash
+                    emit(GenerationError(f"the model failed: {exc}"))
+
+            try:
+                self._executor.submit(work)
+                while True:
+                    try:
+                        item = await asyncio.wait_for(pieces.get(), max(0.001, deadline - time.monotonic()))
+                    except asyncio.TimeoutError:
+                        raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
+                    if item is _DONE:
+                        return
+                    if isinstance(item, Exception):
+                        raise item
+                    yield item
+            finally:
+                cancelled.set()  # the worker stops at its next token
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -15,7 +15,7 @@ import os
 
 import aiohttp
 
-from lm.generation import GenerationError, GenerationTimeout, GeneratorBusy
+from lm.generation import GenerationError, GenerationTimeout, Generator
 
 SPEC_PREFIX = "openai:"
 
@@ -32,53 +32,42 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return model, url.rstrip("/")
 
 
-class OpenAICompatibleGenerator:
+class OpenAICompatibleGenerator(Generator):
     def __init__(self, spec: str, api_key: str | None = None, max_waiting: int = 8):
+        super().__init__(max_waiting)
         self.model, self.base_url = parse_spec(spec)
         self.name = f"{self.model} at {self.base_url}"
         self._api_key = api_key if api_key is not None else os.environ.get("SHOPKEEP_LM_API_KEY")
-        self._waiting = 0
-        self._max_waiting = max_waiting
 
     async def stream(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0):
         """The model's reply as the server sends it, piece by piece; raises
         GenerationError subclasses."""
-        if self._waiting >= self._max_waiting:
-            raise GeneratorBusy(f"{self._waiting} requests already wait for the model")
-        self._waiting += 1
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.1,
                 "top_p": 0.9, "stream": True}
-        deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            async with asyncio.timeout_at(deadline), aiohttp.ClientSession() as session:
-                async with session.post(f"{self.base_url}/chat/completions", json=body, headers=headers) as resp:
-                    if resp.status != 200:
-                        raise ServerError(f"LM server answered {resp.status}: {(await resp.text())[:200]}")
-                    # Server-sent events: "data: {json}" lines, ending with "data: [DONE]".
-                    async for raw in resp.content:
-                        line = raw.decode("utf-8", "replace").strip()
-                        if not line.startswith("data:"):
-                            continue
-                        data = line.removeprefix("data:").strip()
-                        if data == "[DONE]":
-                            return
-                        try:
-                            choice = json.loads(data)["choices"][0]
-                        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
-                            raise ServerError(f"LM server sent an unreadable event: {data[:200]}") from None
-                        if piece := (choice.get("delta") or {}).get("content"):
-                            yield piece
-        except TimeoutError:
-            raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
-        except aiohttp.ClientError as exc:
-            raise ServerError(f"LM server unreachable: {exc}") from None
-        finally:
-            self._waiting -= 1
-
-    async def generate(self, messages: list[dict], max_tokens: int = 160, timeout: float = 20.0) -> str:
-        """The model's whole reply to a chat, or GenerationError."""
-        return "".join([piece async for piece in self.stream(messages, max_tokens, timeout)]).strip()
-
-    def close(self) -> None:
-        """Nothing to release: each request has its own connection."""
+        with self._admitted():
+            deadline = asyncio.get_running_loop().time() + timeout
+            try:
+                async with asyncio.timeout_at(deadline), aiohttp.ClientSession() as session:
+                    async with session.post(f"{self.base_url}/chat/completions", json=body,
+                                            headers=headers) as resp:
+                        if resp.status != 200:
+                            raise ServerError(f"LM server answered {resp.status}: {(await resp.text())[:200]}")
+                        # Server-sent events: "data: {json}" lines, ending with "data: [DONE]".
+                        async for raw in resp.content:
+                            line = raw.decode("utf-8", "replace").strip()
+                            if not line.startswith("data:"):
+                                continue
+                            data = line.removeprefix("data:").strip()
+                            if data == "[DONE]":
+                                return
+                            try:
+                                choice = json.loads(data)["choices"][0]
+                            except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+                                raise ServerError(f"LM server sent an unreadable event: {data[:200]}") from None
+                            if piece := (choice.get("delta") or {}).get("content"):
+                                yield piece
+            except TimeoutError:
+                raise GenerationTimeout(f"no answer within {timeout:.1f} s") from None
+            except aiohttp.ClientError as exc:
+                raise ServerError(f"LM server unreachable: {exc}") from None
