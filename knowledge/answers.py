@@ -108,33 +108,31 @@ class KnowledgeAnswerer:
         sources = [best.title, best.text]
         prompt = build_prompt(self.store_name, question, best.id, f"{best.title}\n{best.text}".strip())
         sent, pending, rest = [], "", ""
+
+        async def accept(text: str) -> None:
+            if not is_grounded(text, sources, question):
+                raise Ungrounded(text)
+            sent.append(text)
+            if on_text is not None:
+                await on_text(text)
+
         try:
             async for piece in self.generator.stream(prompt, self.max_tokens, self.timeout_s):
                 sentences, rest = complete_sentences(rest + piece)
                 for sentence in sentences:
                     pending = f"{pending} {sentence}".strip()
-                    if not makes_claims(pending):
-                        continue  # "Sure!" waits for the sentence that says something
-                    if not is_grounded(pending, sources, question):
-                        raise Ungrounded(pending)
-                    sent.append(pending)
-                    if on_text is not None:
-                        await on_text(pending)
-                    pending = ""
+                    if makes_claims(pending):  # "Sure!" waits for the sentence that says something
+                        await accept(pending)
+                        pending = ""
             last = f"{pending} {rest}".strip()
             if last and makes_claims(last):
-                if not is_grounded(last, sources, question):
-                    raise Ungrounded(last)
-                sent.append(last)
-                if on_text is not None:
-                    await on_text(last)
-        except GenerationError as exc:
-            log.warning("LM answer stopped (%s)", exc)
-            if on_text is None or not sent:
-                return verbatim
-        except Ungrounded as exc:
-            log.info("LM answer not grounded in %s: %r", best.id, str(exc))
-            if on_text is None or not sent:
+                await accept(last)
+        except (GenerationError, Ungrounded) as exc:
+            if isinstance(exc, Ungrounded):
+                log.info("LM answer not grounded in %s: %r", best.id, str(exc))
+            else:
+                log.warning("LM answer stopped (%s)", exc)
+            if on_text is None:  # a channel that waits for the whole answer gets the store's text
                 return verbatim
         if not sent:
             return verbatim

@@ -184,7 +184,7 @@ def html_sections(text: str) -> list[tuple[list[str], str]]:
     return sections
 
 
-def _faq_row(row: dict, where: str, path: Path) -> Passage | None:
+def _faq_row(row: dict, where: str, path: Path) -> Passage:
     """A JSON/CSV row as a passage: {id, question, answer} or {id, title, text}."""
     if not isinstance(row, dict):
         raise KnowledgeError(f"{where}: expected an object with 'id', 'question' and 'answer'")
@@ -285,9 +285,9 @@ def load_passages(path: Path) -> list[Passage]:
         passages = sections_to_passages([([], text)], path)
     if not passages:
         raise KnowledgeError(f"{path}: no text found in the file")
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for p in passages:
         if p.id in seen:
             raise KnowledgeError(f"{path}: duplicate id {p.id!r}")
-        seen[p.id] = 1
+        seen.add(p.id)
     return passages

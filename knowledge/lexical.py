@@ -33,10 +33,12 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         text = text.lower()
         tokens = [self._stem(w) for w in _WORD.findall(_CJK.sub(" ", text)) if w not in STOP_WORDS]
-        for run in _CJK.findall(text):
-            import jieba
+        runs = _CJK.findall(text)
+        if runs:
+            import jieba  # loaded on the first Chinese text only: its dictionary takes a second
 
-            tokens += [w for w in jieba.lcut_for_search(run) if w not in _CJK_STOP]
+            for run in runs:
+                tokens += [w for w in jieba.lcut_for_search(run) if w not in _CJK_STOP]
         return tokens
 
 
