@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 DONT_KNOW = ("I'm sorry, I don't have reliable information about that, and I don't want to guess. "
              "Would you like me to connect you with a person from our team?")
 DONT_KNOW_ZH = "抱歉，关于这个问题我没有可靠的信息，不想随便猜测。需要我为您转接人工客服吗？"
+# A Chinese question answered from English knowledge: the store's words are
+# quoted, with a Chinese lead-in, because a Chinese rephrasing of English text
+# cannot be checked against it.
+ENGLISH_ONLY_ZH = "以下是我们关于这个问题的说明（目前只有英文版）："
 
 
 class Ungrounded(Exception):
@@ -91,7 +95,8 @@ class KnowledgeAnswerer:
             return hits, KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True,
                                          score=score, lang=lang)
         best = hits[0].passage
-        return hits, KnowledgeAnswer(best.text, [best.id], score=score, lang=lang)
+        text = f"{ENGLISH_ONLY_ZH}\n{best.text}" if lang == "zh" and not has_chinese(best.text) else best.text
+        return hits, KnowledgeAnswer(text, [best.id], score=score, lang=lang)
 
     async def answer(self, question: str, previous: str | None = None, on_text=None) -> KnowledgeAnswer:
         """The answer to `question`; `previous` (the shopper's last message)
@@ -102,7 +107,7 @@ class KnowledgeAnswerer:
         grounding check; the first that fails stops the model. Without it, any
         failure sends the passage verbatim instead."""
         hits, verbatim = await asyncio.to_thread(self.retrieve, question, previous)
-        if verbatim.abstained or self.generator is None:
+        if verbatim.abstained or self.generator is None or verbatim.text.startswith(ENGLISH_ONLY_ZH):
             return verbatim
         best = hits[0].passage
         sources = [best.title, best.text]

@@ -23,6 +23,8 @@ async def test_a_follow_up_question_is_read_with_the_one_before(client):
 async def test_a_chinese_question_is_answered_from_the_english_knowledge(client):
     messages = await say(client, "shopper-12", "你们有实体店吗？")
     assert messages[0]["custom"]["sources"] == ["store-physical"]
+    # the store's English words, introduced in Chinese
+    assert messages[0]["text"].startswith("以下是我们关于这个问题的说明")
 
 
 async def test_where_is_my_order_starts_the_form_and_answers(client):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from knowledge.answers import DONT_KNOW, KnowledgeAnswerer
+from knowledge.answers import DONT_KNOW, ENGLISH_ONLY_ZH, KnowledgeAnswerer
 from lm.generation import GenerationTimeout
 
 pytestmark = pytest.mark.integration
@@ -98,3 +98,11 @@ async def test_streaming_sends_grounded_sentences_and_stops_at_the_first_invente
     invented = ScriptedModel("We ship to Mars for free. Standard shipping is free on orders of $50 or more.")
     answer = await answerer(models, invented).answer("is shipping free?", on_text=on_text)
     assert streamed == [] and not answer.generated and answer.text.startswith("Standard shipping is free")
+
+
+async def test_a_chinese_question_on_english_knowledge_quotes_it_without_the_model(models):
+    # a Chinese rephrasing of English text could not be checked against it
+    model = ScriptedModel("我们有实体店。")
+    answer = await answerer(models, model).answer("你们有实体店吗？")
+    assert answer.text.startswith(ENGLISH_ONLY_ZH) and answer.sources == ["store-physical"]
+    assert answer.lang == "zh" and not answer.generated and model.prompts == []
