@@ -1,6 +1,6 @@
 """Knowledge retrieval and abstention benchmarks, printed, not asserted.
 
-    .venv/bin/python bench/kb.py [stackfaq] [ecommerce] [abstention] [latency] [--sweep]
+    .venv/bin/python bench/kb.py [stackfaq] [ecommerce] [abstention] [chinese] [latency] [--sweep]
 
 - stackfaq: ../shared/data/stackfaq, 125 StackExchange entries, 250 crowd
   paraphrases: recall@1 / @5 of each signal alone and fused.
@@ -8,6 +8,8 @@
   English paraphrases and Chinese questions (bench/ecommerce_queries.jsonl).
 - abstention: the same FAQ, answerable questions plus our own unanswerable
   ones (many near misses of a real entry): abstained / answered-correctly.
+- chinese: our own 25-entry Chinese FAQ (bench/zh_faq.jsonl) against our own
+  Chinese paraphrases and unanswerable questions (bench/zh_queries.jsonl).
 - latency: retrieval time on a 1,000-product KB (amazon_catalog_sample), and
   time to the first streamed sentence and to the whole answer with the
   configured local model (SHOPKEEP_LM_MODEL to compare backends).
@@ -103,6 +105,23 @@ def ecommerce(sweep: bool) -> None:
     report("E-commerce FAQ, Chinese questions", retriever, chinese, sweep)
 
 
+def chinese(sweep: bool) -> None:
+    """Our own Chinese FAQ (bench/zh_faq.jsonl, 25 entries) against our own
+    Chinese paraphrases and unanswerable questions (bench/zh_queries.jsonl)."""
+    from knowledge.answers import KnowledgeAnswerer
+
+    retriever = Retriever(load_passages(ROOT / "bench" / "zh_faq.jsonl"), CACHE / "zh", progress=True)
+    queries = read_jsonl(ROOT / "bench" / "zh_queries.jsonl")
+    report("Chinese FAQ, Chinese paraphrases", retriever, [q for q in queries if q["relevant"]], sweep)
+    answerer = KnowledgeAnswerer(retriever, 0.55, "the store")
+    results = [(q, answerer.retrieve(q["query"])[1]) for q in queries]
+    unanswerable = [a.abstained for q, a in results if not q["relevant"]]
+    answerable = [not a.abstained and a.sources[0] in q["relevant"] for q, a in results if q["relevant"]]
+    print(f"Abstention, Chinese FAQ (threshold {answerer.min_score['zh-zh']}): {np.mean(unanswerable):.1%} of "
+          f"{len(unanswerable)} unanswerable abstained; {np.mean(answerable):.1%} of {len(answerable)} "
+          "answerable answered with the right first source")
+
+
 def abstention(sweep: bool) -> None:
     from knowledge.answers import KnowledgeAnswerer
 
@@ -132,9 +151,8 @@ def latency(sweep: bool) -> None:
     total with the default local model on the demo store."""
     import asyncio
 
-    from bot.assembly import load_generator, load_retriever
+    from bot.assembly import build_answerer, load_generator, load_retriever
     from bot.config import load_config
-    from knowledge.answers import KnowledgeAnswerer
 
     kb = amazon_kb() + ecommerce_kb()
     retriever = Retriever(kb, CACHE / "amazon", progress=True)
@@ -152,8 +170,7 @@ def latency(sweep: bool) -> None:
 
     config = load_config()
     generator, status = load_generator(config)
-    answerer = KnowledgeAnswerer(load_retriever(config), config.knowledge.min_score, config.store_name, generator,
-                                 config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
+    answerer = build_answerer(config, load_retriever(config), generator)
     questions = ["how long does shipping take?", "is shipping free?", "what is your return policy?",
                  "can I pay with paypal?", "do you ship internationally?", "how do I return an item?",
                  "when will I get my refund?", "can I cancel my order?", "do you have a physical store?",
@@ -185,7 +202,8 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="print recall@1 over a grid of fusion weights")
     args = parser.parse_args()
     for name in args.benchmarks:
-        {"stackfaq": stackfaq, "ecommerce": ecommerce, "abstention": abstention, "latency": latency}[name](args.sweep)
+        {"stackfaq": stackfaq, "ecommerce": ecommerce, "abstention": abstention, "chinese": chinese,
+         "latency": latency}[name](args.sweep)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,12 @@ def load_retriever(config: Config, generator=None, progress: bool = False) -> Re
     return build_retriever(config, store.passages, generator, progress)
 
 
+def build_answerer(config: Config, retriever: Retriever, generator: Generator | None) -> KnowledgeAnswerer:
+    k, lm = config.knowledge, config.lm
+    return KnowledgeAnswerer(retriever, k.min_score, config.store_name, generator, lm.timeout_s, lm.max_tokens,
+                             k.min_score_zh, k.min_score_zh_native)
+
+
 def load_models(config: Config) -> LoadedModels:
     domain = Domain.load(config.dialogue.domain)
     rules = RuleBook.load(config.dialogue.rules, domain)
@@ -124,6 +130,4 @@ def load_models(config: Config) -> LoadedModels:
         log.warning("intents in the training data but not in the domain: %s", ", ".join(sorted(unknown)))
     generator, lm_status = load_generator(config)
     retriever = load_retriever(config, generator)
-    answerer = KnowledgeAnswerer(retriever, config.knowledge.min_score, config.store_name, generator,
-                                 config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
-    return LoadedModels(interpreter, answerer, domain, rules, lm_status)
+    return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, rules, lm_status)

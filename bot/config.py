@@ -70,7 +70,8 @@ class KnowledgeConfig:
     sources: tuple[Path, ...] = ()
     catalog: Path | None = None
     min_score: float = 0.55  # English: MiniLM similarity below which the bot abstains
-    min_score_zh: float = 0.815  # Chinese: multilingual-e5 similarity, which runs higher
+    min_score_zh: float = 0.815  # Chinese questions on English knowledge: multilingual-e5 similarity
+    min_score_zh_native: float = 0.885  # Chinese questions on Chinese knowledge (e5 runs higher still)
     translate_titles: bool = True  # the LM writes Chinese versions of English titles (once, cached)
 
 

@@ -65,9 +65,14 @@ def similarity(hit: Hit, lang: str) -> float:
 
 class KnowledgeAnswerer:
     def __init__(self, retriever: Retriever, min_score: float, store_name: str,
-                 generator=None, timeout_s: float = 20.0, max_tokens: int = 160, min_score_zh: float = 0.815):
+                 generator=None, timeout_s: float = 20.0, max_tokens: int = 160, min_score_zh: float = 0.815,
+                 min_score_zh_native: float = 0.885):
+        """Thresholds: `min_score` for English questions (MiniLM),
+        `min_score_zh` for Chinese questions on English passages and
+        `min_score_zh_native` on Chinese passages (e5, whose similarities
+        between two Chinese texts run higher still)."""
         self.retriever = retriever
-        self.min_score = {"en": min_score, "zh": min_score_zh}
+        self.min_score = {"en": min_score, "zh": min_score_zh, "zh-zh": min_score_zh_native}
         self.store_name = store_name
         self.generator = generator
         self.timeout_s = timeout_s
@@ -91,7 +96,8 @@ class KnowledgeAnswerer:
             # the passage must be close to the question, alone or read with the previous one
             own = alone["multilingual_own" if lang == "zh" else "english"][hits[0].index]
             score = max(float(own), similarity(hits[0], lang) / scale)
-        if not hits or score < self.min_score[lang]:
+        native = lang == "zh" and bool(hits) and has_chinese(f"{hits[0].passage.title} {hits[0].passage.text}")
+        if not hits or score < self.min_score["zh-zh" if native else lang]:
             return hits, KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True,
                                          score=score, lang=lang)
         best = hits[0].passage

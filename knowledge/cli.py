@@ -116,14 +116,12 @@ def cmd_search(args: argparse.Namespace, config) -> int:
 def cmd_ask(args: argparse.Namespace, config) -> int:
     from tqdm import tqdm
 
-    from bot.assembly import build_retriever
-    from knowledge.answers import KnowledgeAnswerer
+    from bot.assembly import build_answerer, build_retriever
 
     queries = read_queries(Path(args.queries))
     generator = _generator(config, args.model)
     retriever = build_retriever(config, load_passages(Path(args.kb)), generator, progress=True)
-    answerer = KnowledgeAnswerer(retriever, config.knowledge.min_score, config.store_name, generator,
-                                 config.lm.timeout_s, config.lm.max_tokens, config.knowledge.min_score_zh)
+    answerer = build_answerer(config, retriever, generator)
 
     async def answer_all():
         rows = []
