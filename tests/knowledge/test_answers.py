@@ -106,3 +106,17 @@ async def test_a_chinese_question_on_english_knowledge_quotes_it_without_the_mod
     answer = await answerer(models, model).answer("你们有实体店吗？")
     assert answer.text.startswith(ENGLISH_ONLY_ZH) and answer.sources == ["store-physical"]
     assert answer.lang == "zh" and not answer.generated and model.prompts == []
+
+
+def test_chinese_knowledge_has_its_own_threshold():
+    # two Chinese texts score higher on e5 than a Chinese question on English
+    # text: "do you have a shop?" must not be answered with the invoice entry
+    from knowledge.documents import Passage
+    from knowledge.retrieval import Retriever
+
+    kb = [Passage("invoice", "可以开发票吗？", "可以。下单时填写发票抬头和税号。", "faq", "faq"),
+          Passage("shipping", "运费是多少？", "订单满99元包邮，不满99元收取10元运费。", "faq", "faq")]
+    answerer = KnowledgeAnswerer(Retriever(kb), 0.55, "Maple & Pine")
+    assert answerer.retrieve("你们有实体店吗？")[1].abstained
+    answer = answerer.retrieve("要付运费吗？")[1]
+    assert not answer.abstained and answer.sources == ["shipping"] and answer.text.startswith("订单满99元")
