@@ -105,36 +105,34 @@ def ecommerce(sweep: bool) -> None:
     report("E-commerce FAQ, Chinese questions", retriever, chinese, sweep)
 
 
-def chinese(sweep: bool) -> None:
-    """Our own Chinese FAQ (bench/zh_faq.jsonl, 25 entries) against our own
-    Chinese paraphrases and unanswerable questions (bench/zh_queries.jsonl)."""
+def report_abstention(name: str, retriever: Retriever, queries: list[dict], threshold_key: str) -> None:
+    """Abstained share of the unanswerable queries, right-first-source share
+    of the answerable ones, at the default thresholds."""
     from knowledge.answers import KnowledgeAnswerer
 
-    retriever = Retriever(load_passages(ROOT / "bench" / "zh_faq.jsonl"), CACHE / "zh", progress=True)
-    queries = read_jsonl(ROOT / "bench" / "zh_queries.jsonl")
-    report("Chinese FAQ, Chinese paraphrases", retriever, [q for q in queries if q["relevant"]], sweep)
     answerer = KnowledgeAnswerer(retriever, 0.55, "the store")
     results = [(q, answerer.retrieve(q["query"])[1]) for q in queries]
     unanswerable = [a.abstained for q, a in results if not q["relevant"]]
     answerable = [not a.abstained and a.sources[0] in q["relevant"] for q, a in results if q["relevant"]]
-    print(f"Abstention, Chinese FAQ (threshold {answerer.min_score['zh-zh']}): {np.mean(unanswerable):.1%} of "
+    print(f"Abstention, {name} (threshold {answerer.min_score[threshold_key]}): {np.mean(unanswerable):.1%} of "
           f"{len(unanswerable)} unanswerable abstained; {np.mean(answerable):.1%} of {len(answerable)} "
           "answerable answered with the right first source")
 
 
-def abstention(sweep: bool) -> None:
-    from knowledge.answers import KnowledgeAnswerer
+def chinese(sweep: bool) -> None:
+    """Our own Chinese FAQ (bench/zh_faq.jsonl, 25 entries) against our own
+    Chinese paraphrases and unanswerable questions (bench/zh_queries.jsonl)."""
+    retriever = Retriever(load_passages(ROOT / "bench" / "zh_faq.jsonl"), CACHE / "zh", progress=True)
+    queries = read_jsonl(ROOT / "bench" / "zh_queries.jsonl")
+    report("Chinese FAQ, Chinese paraphrases", retriever, [q for q in queries if q["relevant"]], sweep)
+    report_abstention("Chinese FAQ", retriever, queries, "zh-zh")
 
-    answerer = KnowledgeAnswerer(ecommerce_retriever(), 0.55, "the store")
+
+def abstention(sweep: bool) -> None:
+    retriever = ecommerce_retriever()
+    queries = read_jsonl(ROOT / "bench" / "ecommerce_queries.jsonl")
     for lang, name in (("en", "English"), ("zh", "Chinese")):
-        rows = [q for q in read_jsonl(ROOT / "bench" / "ecommerce_queries.jsonl")
-                if has_chinese(q["query"]) == (lang == "zh")]
-        results = [(q, answerer.retrieve(q["query"])[1]) for q in rows]
-        unanswerable = [a.abstained for q, a in results if not q["relevant"]]
-        answerable = [not a.abstained and a.sources[0] in q["relevant"] for q, a in results if q["relevant"]]
-        print(f"Abstention, {name} (threshold {answerer.min_score[lang]}): {np.mean(unanswerable):.1%} of "
-              f"{len(unanswerable)} unanswerable abstained; {np.mean(answerable):.1%} of {len(answerable)} "
-              "answerable answered with the right first source")
+        report_abstention(name, retriever, [q for q in queries if has_chinese(q["query"]) == (lang == "zh")], lang)
 
 
 def amazon_kb(limit: int = 1000) -> list[Passage]:
