@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,8 +38,10 @@ def read_queries(path: Path) -> list[str]:
     return queries
 
 
+@contextmanager
 def _generator(config, model: str | None):
-    """The chat model for `model` (default: the configured one), or None."""
+    """The chat model for `model` (default: the configured one), or None;
+    closed when the block ends, however it ends."""
     from bot.assembly import load_generator
 
     model = model or config.lm.model
@@ -46,7 +49,11 @@ def _generator(config, model: str | None):
     if generator is None and model != "none":
         print(f"shopkeep: language model {model} {status}; answering with the best passage verbatim",
               file=sys.stderr)
-    return generator
+    try:
+        yield generator
+    finally:
+        if generator is not None:
+            generator.close()
 
 
 def _write_lines(path: Path, rows) -> None:
@@ -62,12 +69,8 @@ def cmd_ingest(args: argparse.Namespace, config) -> int:
     store = knowledge_store(config)
     report = store.ingest([Path(p) for p in args.paths], progress=True)
     # Embedding (and translating titles) now makes the next start fast; both are cached.
-    generator = _generator(config, None)
-    try:
+    with _generator(config, None) as generator:
         build_retriever(config, store.passages, generator, progress=True)
-    finally:
-        if generator is not None:
-            generator.close()
     print(report.text())
     return 0
 
@@ -98,12 +101,8 @@ def cmd_search(args: argparse.Namespace, config) -> int:
     from bot.assembly import build_retriever
 
     queries = read_queries(Path(args.queries))
-    generator = _generator(config, args.model)
-    try:
+    with _generator(config, args.model) as generator:
         retriever = build_retriever(config, load_passages(Path(args.kb)), generator, progress=True)
-    finally:
-        if generator is not None:
-            generator.close()
     rows = []
     for query in tqdm(queries, desc="searching", unit="query"):
         hits = retriever.search(query, args.top_k)
@@ -119,11 +118,8 @@ def cmd_ask(args: argparse.Namespace, config) -> int:
     from bot.assembly import build_answerer, build_retriever
 
     queries = read_queries(Path(args.queries))
-    generator = _generator(config, args.model)
-    retriever = build_retriever(config, load_passages(Path(args.kb)), generator, progress=True)
-    answerer = build_answerer(config, retriever, generator)
 
-    async def answer_all():
+    async def answer_all(answerer):
         rows = []
         for query in tqdm(queries, desc="answering", unit="query"):
             a = await answerer.answer(query)
@@ -131,14 +127,19 @@ def cmd_ask(args: argparse.Namespace, config) -> int:
                          "lang": a.lang})
         return rows
 
-    try:
-        rows = asyncio.run(answer_all())
-    finally:
-        if generator is not None:
-            generator.close()
+    with _generator(config, args.model) as generator:
+        retriever = build_retriever(config, load_passages(Path(args.kb)), generator, progress=True)
+        rows = asyncio.run(answer_all(build_answerer(config, retriever, generator)))
     _write_lines(Path(args.out), rows)
     print(f"{len(rows)} questions answered ({sum(r['abstained'] for r in rows)} abstained); answers in {args.out}")
     return 0
+
+
+def _kb_arguments(parser: argparse.ArgumentParser) -> None:
+    """The files `knowledge search` and `ask` share."""
+    parser.add_argument("--kb", required=True, help='JSONL: {"id","question","answer"} or {"id","title","text"}')
+    parser.add_argument("--queries", required=True, help='JSONL with a "query" per line')
+    parser.add_argument("--out", required=True, help="JSONL output")
 
 
 def add_knowledge_commands(sub: argparse._SubParsersAction) -> None:
@@ -165,10 +166,8 @@ def add_knowledge_commands(sub: argparse._SubParsersAction) -> None:
     search = commands.add_parser("search", help="retrieve passages for a file of queries",
                                  description="Indexes KB on the fly (vectors cached under the data directory) "
                                              "and writes one JSON line per query: {query, hits: [{id, score}]}.")
-    search.add_argument("--kb", required=True, help='JSONL: {"id","question","answer"} or {"id","title","text"}')
-    search.add_argument("--queries", required=True, help='JSONL with a "query" per line')
+    _kb_arguments(search)
     search.add_argument("--top-k", type=int, default=5, help="hits per query (default 5)")
-    search.add_argument("--out", required=True, help="JSONL output")
     search.add_argument("--model", help="LM spec for translating titles to Chinese (default from config); "
                                         "'none' searches without")
     search.set_defaults(func=cmd_search)
@@ -177,8 +176,6 @@ def add_knowledge_commands(sub: argparse._SubParsersAction) -> None:
                          description="Writes one JSON line per question: {query, answer, sources, abstained, "
                                      "lang}. Abstains (\"I don't know\" + offer of a person) when the knowledge "
                                      "does not cover the question.")
-    ask.add_argument("--kb", required=True, help='JSONL: {"id","question","answer"} or {"id","title","text"}')
-    ask.add_argument("--queries", required=True, help='JSONL with a "query" per line')
-    ask.add_argument("--out", required=True, help="JSONL output")
+    _kb_arguments(ask)
     ask.add_argument("--model", help="LM spec (default from config); 'none' quotes the best passage verbatim")
     ask.set_defaults(func=cmd_ask)
