@@ -113,6 +113,12 @@ def sections_to_passages(sections: list[tuple[list[str], str]], path: Path) -> l
     return passages
 
 
+def _enter_heading(stack: list[str], level: int, heading: str) -> None:
+    """Make `heading` the level-`level` entry of the heading path, dropping
+    deeper ones (a skipped level stays as an empty entry)."""
+    stack[:] = stack[:level - 1] + [""] * max(0, level - 1 - len(stack)) + [heading]
+
+
 def markdown_sections(text: str) -> list[tuple[list[str], str]]:
     """Split Markdown at ATX headings (#, ##, ...), ignoring '#' lines inside
     fenced code; each section carries the path of headings above it."""
@@ -130,8 +136,7 @@ def markdown_sections(text: str) -> list[tuple[list[str], str]]:
         match = None if fenced else re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
         if match:
             flush()
-            level = len(match.group(1))
-            stack[:] = stack[:level - 1] + [""] * max(0, level - 1 - len(stack)) + [match.group(2)]
+            _enter_heading(stack, len(match.group(1)), match.group(2))
             continue
         lines.append(line)
     flush()
@@ -176,8 +181,7 @@ def html_sections(text: str) -> list[tuple[list[str], str]]:
         words = re.sub(r"\s+", " ", words)
         if owner.name in HEADINGS:
             flush()
-            level = int(owner.name[1])
-            stack[:] = stack[:level - 1] + [""] * max(0, level - 1 - len(stack)) + [words]
+            _enter_heading(stack, int(owner.name[1]), words)
         else:
             lines.append(f"- {words}" if owner.name == "li" else words)
     flush()
