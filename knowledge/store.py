@@ -41,7 +41,8 @@ def knowledge_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: a crash leaves the old file or the new, never half."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -136,6 +137,6 @@ class KnowledgeStore:
     def _save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         # passages first: a manifest never names passages that are not on disk
-        _write_atomic(self.directory / "passages.jsonl",
+        write_atomic(self.directory / "passages.jsonl",
                       "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in self._passages.values()))
-        _write_atomic(self.directory / "manifest.json", json.dumps({"files": self._files}, indent=1))
+        write_atomic(self.directory / "manifest.json", json.dumps({"files": self._files}, indent=1))

@@ -16,11 +16,11 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 from knowledge.documents import Passage
 from knowledge.retrieval import has_chinese
+from knowledge.store import write_atomic
 from lm.generation import GenerationError
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,4 @@ class TitleTranslations:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps(self._known, ensure_ascii=False, indent=0), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self._known, ensure_ascii=False, indent=0))
