@@ -63,6 +63,11 @@ def similarity(hit: Hit, lang: str) -> float:
     return hit.multilingual if lang == "zh" else hit.english
 
 
+def _english_for_chinese(lang: str, passage_text: str) -> bool:
+    """A Chinese question whose best passage is not Chinese: quoted, never rephrased."""
+    return lang == "zh" and not has_chinese(passage_text)
+
+
 class KnowledgeAnswerer:
     def __init__(self, retriever: Retriever, min_score: float, store_name: str,
                  generator=None, timeout_s: float = 20.0, max_tokens: int = 160, min_score_zh: float = 0.815,
@@ -101,7 +106,7 @@ class KnowledgeAnswerer:
             return hits, KnowledgeAnswer(DONT_KNOW_ZH if lang == "zh" else DONT_KNOW, abstained=True,
                                          score=score, lang=lang)
         best = hits[0].passage
-        text = f"{ENGLISH_ONLY_ZH}\n{best.text}" if lang == "zh" and not has_chinese(best.text) else best.text
+        text = f"{ENGLISH_ONLY_ZH}\n{best.text}" if _english_for_chinese(lang, best.text) else best.text
         return hits, KnowledgeAnswer(text, [best.id], score=score, lang=lang)
 
     async def answer(self, question: str, previous: str | None = None, on_text=None) -> KnowledgeAnswer:
@@ -113,9 +118,11 @@ class KnowledgeAnswerer:
         grounding check; the first that fails stops the model. Without it, any
         failure sends the passage verbatim instead."""
         hits, verbatim = await asyncio.to_thread(self.retrieve, question, previous)
-        if verbatim.abstained or self.generator is None or verbatim.text.startswith(ENGLISH_ONLY_ZH):
+        if verbatim.abstained or self.generator is None:
             return verbatim
         best = hits[0].passage
+        if _english_for_chinese(verbatim.lang, best.text):
+            return verbatim
         sources = [best.title, best.text]
         prompt = build_prompt(self.store_name, question, best.id, f"{best.title}\n{best.text}".strip())
         sent, pending, rest = [], "", ""
