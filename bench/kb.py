@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from knowledge.documents import Passage, load_passages  # noqa: E402
-from knowledge.retrieval import Retriever, Weights, has_chinese  # noqa: E402
+from knowledge.retrieval import Retriever, Weights  # noqa: E402
+from lm.language import has_chinese  # noqa: E402
 
 SHARED = Path(os.environ.get("SHOPKEEP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CACHE = Path(os.environ.get("SHOPKEEP_DATA_DIR", ROOT / "data")) / "bench" / "knowledge"
@@ -107,18 +108,18 @@ def ecommerce(sweep: bool) -> None:
     report("E-commerce FAQ, Chinese questions", retriever, chinese, sweep)
 
 
-def report_abstention(name: str, retriever: Retriever, queries: list[dict], threshold_key: str) -> None:
+def report_abstention(name: str, retriever: Retriever, queries: list[dict], lang: str) -> None:
     """Abstained share of the unanswerable queries, right-first-source share
-    of the answerable ones, at the default thresholds."""
+    of the answerable ones, with the shipped abstention model."""
     from knowledge.answers import KnowledgeAnswerer
 
-    answerer = KnowledgeAnswerer(retriever, 0.55, "the store")
-    results = [(q, answerer.retrieve(q["query"])[1]) for q in queries]
+    answerer = KnowledgeAnswerer(retriever, "the store")
+    results = [(q, answerer.retrieve(q["query"])) for q in queries]
     unanswerable = [a.abstained for q, a in results if not q["relevant"]]
     answerable = [not a.abstained and a.sources[0] in q["relevant"] for q, a in results if q["relevant"]]
-    print(f"Abstention, {name} (threshold {answerer.min_score[threshold_key]}): {np.mean(unanswerable):.1%} of "
-          f"{len(unanswerable)} unanswerable abstained; {np.mean(answerable):.1%} of {len(answerable)} "
-          "answerable answered with the right first source")
+    print(f"Abstention, {name} (probability threshold {answerer.answerability.threshold[lang]}): "
+          f"{np.mean(unanswerable):.1%} of {len(unanswerable)} unanswerable abstained; {np.mean(answerable):.1%} of "
+          f"{len(answerable)} answerable answered with the right first source")
 
 
 def chinese(sweep: bool) -> None:
@@ -127,7 +128,7 @@ def chinese(sweep: bool) -> None:
     retriever = Retriever(load_passages(ROOT / "bench" / "zh_faq.jsonl"), CACHE / "zh", progress=True)
     queries = read_jsonl(ROOT / "bench" / "zh_queries.jsonl")
     report("Chinese FAQ, Chinese paraphrases", retriever, [q for q in queries if q["relevant"]], sweep)
-    report_abstention("Chinese FAQ", retriever, queries, "zh-zh")
+    report_abstention("Chinese FAQ", retriever, queries, "zh")
 
 
 def abstention(sweep: bool) -> None:

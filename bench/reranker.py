@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import kb as kb_bench  # noqa: E402
 
-from knowledge.retrieval import has_chinese  # noqa: E402
 from lm.embeddings import resolve_encoder_path  # noqa: E402
+from lm.language import has_chinese  # noqa: E402
 
 MINILM = "packaged:all-MiniLM-L6-v2"
 

@@ -117,8 +117,8 @@ def load_retriever(config: Config, generator=None, progress: bool = False) -> Re
 
 def build_answerer(config: Config, retriever: Retriever, generator: Generator | None) -> KnowledgeAnswerer:
     k, lm = config.knowledge, config.lm
-    return KnowledgeAnswerer(retriever, k.min_score, config.store_name, generator, lm.timeout_s, lm.max_tokens,
-                             k.min_score_zh, k.min_score_zh_native)
+    return KnowledgeAnswerer(retriever, config.store_name, generator, lm.timeout_s,
+                             min_probability=k.min_answer_probability)
 
 
 def load_models(config: Config) -> LoadedModels:

@@ -69,10 +69,10 @@ class KnowledgeConfig:
     # changed files are re-read); more can be added with `shopkeep knowledge ingest`.
     sources: tuple[Path, ...] = ()
     catalog: Path | None = None
-    min_score: float = 0.55  # English: MiniLM similarity below which the bot abstains
-    min_score_zh: float = 0.815  # Chinese questions on English knowledge: multilingual-e5 similarity
-    min_score_zh_native: float = 0.885  # Chinese questions on Chinese knowledge (e5 runs higher still)
-    translate_titles: bool = True  # the LM writes Chinese versions of English titles (once, cached)
+    # None: the fitted abstention model's own threshold (knowledge/answerability.py); a
+    # probability (0..1) overrides it: higher abstains more.
+    min_answer_probability: float | None = None
+    translate_titles: bool = False  # the LM writes Chinese versions of English titles (once, cached)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
     wait for this conversation's turn (Redis ticket lock)
     -> load the session from Redis
-    -> intent layer: intent, confidence, entities
+    -> intent layer: intent, confidence, entities (a greeting before a
+       question does not hide the question; a message that asks for a task
+       and also asks a question gets both)
     -> dialogue: decide the actions and run them (custom actions,
        responses, forms, answers from the store's knowledge)
     -> save the session (one Redis transaction)
@@ -18,6 +20,12 @@ from bot.dialogue.engine import Dialogue
 from bot.nlu.interpreter import Interpreter
 from bot.sessions.lock import ConversationLock
 from bot.sessions.store import SessionStore
+from knowledge.answers import ASK, ASK_ZH
+from knowledge.query import split_parts, strip_greeting
+from lm.language import has_chinese
+
+# Intents that say nothing the shopper wants done: a question after them is the message.
+SMALL_TALK = frozenset({"greet", "thank", "goodbye"})
 
 
 @dataclass
@@ -31,11 +39,35 @@ class Assistant:
                           channel: str = "rest", on_text=None) -> list[dict]:
         """The bot's replies to one message. `on_text` (async, optional) gets
         knowledge answers sentence by sentence while they are written."""
+        if not text.strip():
+            # nothing to understand: a short prompt, and nothing stored or searched
+            return [{"text": ASK_ZH if has_chinese(text) else ASK}]
         async with self.locks.hold(sender_id):
             session = await self.sessions.load(sender_id)
-            parse = await asyncio.to_thread(self.interpreter.parse, text)
+            parse, questions = await asyncio.to_thread(self.understand, text)
             session.record({"event": "user", "text": text, "parse_data": parse,
                             "input_channel": channel, "metadata": metadata or {}})
-            messages = await self.dialogue.respond(session, parse, on_text)
+            messages = await self.dialogue.respond(session, parse, on_text, questions)
             await self.sessions.save(session)
         return messages
+
+    def understand(self, text: str) -> tuple[dict, list[str]]:
+        """(the parse that decides the turn, further questions in the same
+        message to answer from knowledge). Blocking (runs the encoders).
+
+        "Hi!\nWhere is your store?" is parsed without its greeting. In "Do you
+        accept PayPal? Also, where is my order SK-1002?" the task decides the
+        turn and the other part is answered from knowledge after it."""
+        parse = self.interpreter.parse(text)
+        rest = strip_greeting(text)
+        if parse["intent"]["name"] in SMALL_TALK and rest != text.strip():
+            parse = {**self.interpreter.parse(rest), "text": text}
+        parts = split_parts(rest)
+        if len(parts) < 2:
+            return parse, []
+        parsed = self.interpreter.parse_batch(parts)
+        asks = [self.dialogue.answers_from_knowledge(p["intent"]["name"]) for p in parsed]
+        tasks = [p for p, ask in zip(parsed, asks) if not ask and p["intent"]["name"] not in SMALL_TALK]
+        if not tasks or all(not ask for ask in asks):
+            return parse, []
+        return {**tasks[0], "text": text}, [part for part, ask in zip(parts, asks) if ask]

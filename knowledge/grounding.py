@@ -1,17 +1,29 @@
-"""Checking that a generated answer says nothing the store's text does not.
+"""Checking that a sentence the language model wrote restates the store's text
+without losing a condition.
 
-Small models add facts freely ("Yes, we ship to Canada"), so the program,
-not the model, decides whether an answer may be sent. This check is
-lexical: every number in the answer must appear in the sources beside the
-same words; nearly every content word (English) or character pair (Chinese)
-must come from the sources or the question; and a negation may neither
-appear nor vanish ("we do not ship to Canada" from "we ship to Canada", or
-"final sale items are returnable" from "... are non-returnable").
+Small models drop qualifiers ("Shipping takes 1 to 2 business days" from a
+passage whose 1 to 2 days are the express tier) and agree with the shopper
+("Yes, you can claim a bereavement discount"). A bag-of-words check passes
+both: every word occurs somewhere in the passage or the question. This check
+instead aligns the generated sentence to the store sentences it restates and
+requires, of those sentences:
+
+- every content word of the generated sentence (the question's own words
+  do not count: they are what a false premise is made of);
+- every number, beside one of its neighbours ("2 to 5 days" is not "3 to 5");
+- every restrictive word: only, until, unless, except, not, free, standard,
+  express, international, final sale... (`compose.RESTRICTIVE`), and every
+  number, so "Yes, you can cancel" fails against "...until it is packed";
+- the same negations: none may appear or vanish;
+- a leading "Yes" only when the aligned sentence is affirmative and covers
+  what the question asks; a leading "No" only when it negates.
 """
 
 from __future__ import annotations
 
 import re
+
+from knowledge.compose import RESTRICTIVE
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[a-z]+")
@@ -20,19 +32,25 @@ _STOP = set("""a an the and or but if then so to of in on at by for with from as
 being it its this that these those you your yours we our us i me my they them their he she his her do does
 did done can could will would should may might must have has had not no yes any all some there here what
 when where which who how why also just only very more most than too about into out up down over again
-please thank thanks sure hi hello get got let lets okay ok store shop great good question glad happy help
+please thank thanks sure hi hello get got let lets okay ok great good question glad happy help
 certainly course absolutely""".split())
-
-
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
 _NEGATIONS = frozenset("not no never cannot non without nor none nothing".split())
 _WORD_OR_PUNCT = re.compile(r"[a-z]+|[,.;:!?()]")
 _NEGATION_WINDOW = 3  # content words this close after a negation are negated
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_CJK_NEGATIONS = frozenset("不没無无非未别勿")
-# Connecting pairs any polite Chinese answer uses; they state nothing.
-_CJK_FILLER = frozenset("您可 可以 我们 您的 如果 需要 请您 您好 谢谢 感谢 是的 的话 以及 或者 就是 这个".split())
-_MIN_CJK_OVERLAP = 0.75
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LEAD = re.compile(r"^\W*(yes|yeah|yep|sure|of course|absolutely|no|nope)\b", re.IGNORECASE)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower().replace("n't", " not")) if w not in _STOP and len(w) > 2}
 
 
 def _numbers_in_context(text: str) -> tuple[list[tuple[str, str, str]], set[tuple[str, str]]]:
@@ -50,17 +68,6 @@ def _numbers_supported(answer: str, support: str) -> bool:
     numbers, _ = _numbers_in_context(answer)
     _, pairs = _numbers_in_context(support)
     return all((before, n) in pairs or (n, after) in pairs for before, n, after in numbers)
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def _content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
 def _negated_and_plain(text: str) -> tuple[set[str], set[str]]:
@@ -90,47 +97,71 @@ def _negations_supported(answer: str, support: str) -> bool:
     return negated <= support_negated and not (plain & (support_negated - support_plain))
 
 
-def _cjk_pairs(text: str) -> set[str]:
-    """Neighbouring character pairs of each Chinese run (a lone character
-    counts alone): Chinese has no spaces, and pairs carry most words."""
-    pairs = set()
-    for run in _CJK_RUN.findall(text):
-        pairs.update({run} if len(run) == 1 else {run[i:i + 2] for i in range(len(run) - 1)})
-    return pairs
+def _restrictions(text: str) -> set[str]:
+    """The restrictive words and the numbers of `text`, lower-cased."""
+    words = {m.group().lower() for m in RESTRICTIVE.finditer(text)}
+    words |= {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return words
 
 
-def _chinese_supported(answer: str, support: str, question: str) -> bool:
-    pairs = _cjk_pairs(answer) - _CJK_FILLER
-    if not pairs:
-        return True
-    known = _cjk_pairs(support) | _cjk_pairs(question)
-    negations = {run[i:i + 2] for run in _CJK_RUN.findall(answer) for i in range(len(run))
-                 if run[i] in _CJK_NEGATIONS}  # each negation with the character it negates
-    if negations - known:
-        return False  # a negation the sources do not have
-    return len(pairs & known) / len(pairs) >= _MIN_CJK_OVERLAP
+def _has_negation(text: str) -> bool:
+    return bool(set(_WORD.findall(text.lower().replace("n't", " not"))) & _NEGATIONS)
 
 
-def is_grounded(answer: str, sources: list[str], question: str = "", min_overlap: float = 0.85) -> bool:
-    """True when `answer` makes no claim beyond `sources` (and the question's own words)."""
-    if not answer.strip():
-        return False
-    support = " ".join(sources)
-    if not _numbers_supported(answer, support) or not _negations_supported(answer, support):
-        return False
-    if not _chinese_supported(answer, support, question):
-        return False
-    words = _content_words(answer)
+def align(sentence: str, sources: list[str], max_sources: int = 2) -> list[str] | None:
+    """The store sentences (at most `max_sources`, in their order) whose
+    content words hold every content word of `sentence`, or None."""
+    words = content_words(_LEAD.sub("", sentence))
     if not words:
-        return bool(_cjk_pairs(answer) - _CJK_FILLER)  # a Chinese answer, checked above
-    known = _content_words(support) | _content_words(question)
-    return len(words & known) / len(words) >= min_overlap
+        return None
+    covers = [(len(words & content_words(s)), i) for i, s in enumerate(sources)]
+    best = max(covers, default=(0, -1))
+    if best[0] == 0:
+        return None
+    if words <= content_words(sources[best[1]]):
+        return [sources[best[1]]]
+    if max_sources >= 2:
+        for i, first in enumerate(sources):
+            for second in sources[i + 1:]:
+                if words <= content_words(first) | content_words(second):
+                    return [first, second]
+    return None
+
+
+def check_sentence(sentence: str, sources: list[str], question: str = "") -> str | None:
+    """None when `sentence` faithfully restates store sentences in `sources`;
+    otherwise why not (for the log). English only: a sentence with Chinese
+    characters is never accepted here (the store's Chinese text is quoted)."""
+    if not sentence.strip() or _CJK.search(sentence):
+        return "empty or not English"
+    aligned = align(sentence, sources)
+    if aligned is None:
+        return "says something no store sentence says"
+    support = " ".join(aligned)
+    if not _numbers_supported(sentence, support):
+        return "a number the store's text does not give in that context"
+    if not _negations_supported(sentence, support):
+        return "a negation added or dropped"
+    lost = _restrictions(support) - _restrictions(sentence)
+    if lost:
+        return f"drops the condition(s) {sorted(lost)}"
+    lead = _LEAD.match(sentence)
+    if lead:
+        if lead.group(1).lower() in ("no", "nope"):
+            if not _has_negation(support):
+                return "'No' where the store's text negates nothing"
+        else:
+            if _has_negation(support):
+                return "'Yes' where the store's text negates"
+            asked = content_words(question)
+            if asked and len(asked & content_words(support)) / len(asked) < 0.75:
+                return "'Yes' to a question the store's text does not answer"
+    return None
 
 
 def makes_claims(text: str) -> bool:
-    """False for text with no content word and no number ("Yes.", "Sure!"):
-    such a sentence is checked together with the one after it."""
-    return bool(_content_words(text) or _NUMBER.search(text) or _cjk_pairs(text) - _CJK_FILLER)
+    """False for text with no content word and no number ("Yes.", "Sure!")."""
+    return bool(content_words(text) or _NUMBER.search(text) or _CJK.search(text))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 
 import numpy as np
 
@@ -51,6 +52,8 @@ class Bm25Index:
         corpus = [self.tokenize(t) or ["\u2205"] for t in texts]  # an empty passage still holds its place
         self._bm25.index(corpus, show_progress=False)
         self._size = len(texts)
+        self.doc_tokens = [frozenset(tokens) for tokens in corpus]  # for answerability's coverage
+        self.document_frequency = Counter(t for tokens in self.doc_tokens for t in tokens)
 
     def scores(self, query: str) -> np.ndarray:
         """One BM25 score per passage (0 where no query word occurs)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,16 +27,12 @@ import numpy as np
 from knowledge.documents import Passage
 from knowledge.lexical import Bm25Index
 from lm.embeddings import get_encoder
+from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
 
 ENGLISH_ENCODER = "packaged:all-MiniLM-L6-v2"
 MULTILINGUAL_ENCODER = "packaged:multilingual-e5-small"
-_CJK_CHARS = ("\u3400", "\u9fff")
-
-
-def has_chinese(text: str) -> bool:
-    return any(_CJK_CHARS[0] <= ch <= _CJK_CHARS[1] for ch in text)
 
 
 @dataclass(frozen=True)
@@ -48,6 +45,8 @@ class Weights:
 # Chosen on bench/kb.py (StackFAQ and the e-commerce FAQ paraphrases).
 ENGLISH_QUERY = Weights(bm25=0.1, english=0.7, multilingual=0.2)
 CHINESE_QUERY = Weights(bm25=0.2, english=0.0, multilingual=0.8)
+# Chinese with English words in it ("我想return一个item"): MiniLM reads the English words.
+MIXED_QUERY = Weights(bm25=0.2, english=0.3, multilingual=0.5)
 
 
 @dataclass(frozen=True)
@@ -134,6 +133,16 @@ class DenseSignal:
         return (np.maximum(own, views[2]) if len(views) > 2 else own), own
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+_MIN_GROUP = 3  # passages a language needs before its scores are aligned with the other's
+
+
+def _transfer(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`values` moved onto `reference`'s mean and standard deviation."""
+    spread = float(values.std()) or 1.0
+    return ((values - values.mean()) / spread * float(reference.std()) + float(reference.mean())).astype(np.float32)
+
+
 def _rescale(x: np.ndarray) -> np.ndarray:
     """To [0, 1] over this query's passages (top = 1), so signals with
     different ranges can be added."""
@@ -150,6 +159,7 @@ class Retriever:
         if not passages:
             raise ValueError("the knowledge store is empty: ingest some knowledge first")
         self.passages = passages
+        self._chinese_passages = np.array([has_chinese(f"{p.title} {p.text}") for p in passages])
         self.bm25 = Bm25Index([f"{p.title}\n{p.text}" for p in passages])
         self.english = DenseSignal(get_encoder(english_encoder), passages, cache_dir, progress)
         self.multilingual = (DenseSignal(get_encoder(multilingual_encoder), passages, cache_dir, progress,
@@ -158,16 +168,43 @@ class Retriever:
     def signals(self, query: str) -> dict[str, np.ndarray]:
         """Blocking (runs the encoders): call it from a worker thread."""
         chinese = has_chinese(query)
+        latin = " ".join(_LATIN_WORD.findall(query)) if chinese else query
         n = len(self.passages)
         zeros = np.zeros(n, np.float32)
         multilingual = self.multilingual.scores(query) if self.multilingual else (zeros, zeros)
-        return {
+        signals = {
             "bm25": self.bm25.scores(query),
-            # MiniLM knows no Chinese: its scores for a Chinese query are noise
-            "english": np.zeros(n, np.float32) if chinese else self.english.scores(query)[0],
+            # MiniLM knows no Chinese: a Chinese query's English words ("shipping到Canada") are all it reads
+            "english": self.english.scores(latin)[0] if latin else np.zeros(n, np.float32),
             "multilingual": multilingual[0],
             "multilingual_own": multilingual[1],
         }
+        return self._align_languages(signals, chinese) if self.multilingual else signals
+
+    def _align_languages(self, signals: dict[str, np.ndarray], chinese_query: bool) -> dict[str, np.ndarray]:
+        """Put passages in the two languages on one scale for this query.
+
+        e5 scores a question higher against passages in its own language
+        (a Chinese question about free shipping matched a Chinese passage on
+        birthday coupons over the English one on shipping costs), and MiniLM
+        cannot read Chinese passages at all. So, per query, the e5 scores of
+        the smaller language group are mapped onto the larger group's
+        distribution (same mean and spread), and an English question's MiniLM
+        score for a Chinese passage is its e5 score mapped onto MiniLM's
+        distribution over the English passages. Applied only when each
+        language has at least `_MIN_GROUP` passages."""
+        zh = self._chinese_passages
+        if min(int(zh.sum()), int((~zh).sum())) < _MIN_GROUP:
+            return signals
+        out = dict(signals)
+        minority = zh if zh.sum() <= (~zh).sum() else ~zh
+        for key in ("multilingual", "multilingual_own"):
+            out[key] = signals[key].copy()
+            out[key][minority] = _transfer(signals[key][minority], signals[key][~minority])
+        if not chinese_query:
+            out["english"] = signals["english"].copy()
+            out["english"][zh] = _transfer(signals["multilingual_own"][zh], signals["english"][~zh])
+        return out
 
     def search(self, query: str, top_k: int = 5, weights: Weights | None = None) -> list[Hit]:
         """The top passages for `query`, best first. Blocking: use a worker thread."""
@@ -175,16 +212,32 @@ class Retriever:
             return []
         return self.rank(query, self.signals(query), top_k, weights)
 
-    def rank(self, query: str, signals: dict[str, np.ndarray], top_k: int = 5,
-             weights: Weights | None = None) -> list[Hit]:
-        """Fuse the signals of `query` into the top passages."""
-        w = weights or (CHINESE_QUERY if has_chinese(query) else ENGLISH_QUERY)
+    def fuse(self, query: str, signals: dict[str, np.ndarray], weights: Weights | None = None,
+             exclude: frozenset[int] = frozenset()) -> np.ndarray:
+        """One fused score per passage (0..1) from the signals of `query`;
+        `exclude`d passages (positions) score as the worst."""
+        if weights is None:
+            chinese = has_chinese(query)
+            mixed = chinese and _LATIN_WORD.search(query)
+            weights = MIXED_QUERY if mixed else CHINESE_QUERY if chinese else ENGLISH_QUERY
+        w = weights
         if self.multilingual is None and not has_chinese(query):
             w = Weights(w.bm25, w.english + w.multilingual, 0.0)
         s = signals
-        fused = (w.bm25 * _rescale(s["bm25"]) + w.english * _rescale(s["english"])
-                 + w.multilingual * _rescale(s["multilingual"]))
-        order = np.argsort(-fused, kind="stable")[:top_k]
+        if exclude:
+            s = {k: v.copy() for k, v in signals.items()}
+            for v in s.values():
+                v[list(exclude)] = v.min()
+        return (w.bm25 * _rescale(s["bm25"]) + w.english * _rescale(s["english"])
+                + w.multilingual * _rescale(s["multilingual"]))
+
+    def rank(self, query: str, signals: dict[str, np.ndarray], top_k: int = 5,
+             weights: Weights | None = None, exclude: frozenset[int] = frozenset()) -> list[Hit]:
+        """Fuse the signals of `query` into the top passages; `exclude`d
+        passages (positions) are left out, as if not in the knowledge."""
+        s = signals
+        fused = self.fuse(query, signals, weights, exclude)
+        order = [i for i in np.argsort(-fused, kind="stable") if i not in exclude][:top_k]
         own = s.get("multilingual_own", s["multilingual"])
         return [Hit(self.passages[i], float(fused[i]), float(s["bm25"][i]), float(s["english"][i]),
                     float(own[i]), int(i)) for i in order]

@@ -19,9 +19,9 @@ import logging
 from pathlib import Path
 
 from knowledge.documents import Passage
-from knowledge.retrieval import has_chinese
 from knowledge.store import write_atomic
 from lm.generation import GenerationError
+from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
 

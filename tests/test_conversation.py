@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot.server import assistant_key
 from tests.helpers import say, texts
 
 pytestmark = pytest.mark.integration
@@ -11,7 +12,7 @@ async def test_question_gets_a_grounded_answer_naming_its_source(client):
     messages = await say(client, "shopper-1", "how long does shipping take?")
     assert messages[0]["recipient_id"] == "shopper-1"
     assert messages[0]["custom"]["sources"] == ["shipping-times"]
-    assert "3 to 5 business days" in messages[0]["text"]
+    assert "3 to 5 business days" in messages[0]["text"] and "Express shipping takes 1 to 2" in messages[0]["text"]
 
 
 async def test_a_follow_up_question_is_read_with_the_one_before(client):
@@ -96,3 +97,53 @@ async def test_entities_from_the_catalog_fill_slots(client):
     assert session.slots["product"] == "Linen Duvet Cover"
     assert session.slots["colour"] == "sage" and session.slots["size"] == "queen"
     assert session.slots["quantity"] == 2 and session.slots["email"] == "jo@example.com"
+
+
+# Issue 9's cases (../shared/cases B04, B07, B19, B20, B21) through the whole turn.
+
+async def test_a_greeting_and_a_question_on_two_lines_gets_the_answer(client):
+    messages = await say(client, "b04", "Hi!\nWhere is your store located?")
+    assert messages[-1]["custom"]["sources"] == ["store-physical"] and "online only" in messages[-1]["text"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+async def test_an_empty_message_gets_a_prompt_and_nothing_is_stored(client, text):
+    messages = await say(client, "b07", text)
+    assert len(messages) == 1 and "What would you like to know?" in messages[0]["text"]
+    assert "person" not in messages[0]["text"] and "custom" not in messages[0]
+    history = await client.app[assistant_key].sessions.load("b07")
+    assert history.history == []
+
+
+async def test_an_empty_message_during_the_order_form_does_not_disturb_it(client):
+    await say(client, "b07b", "where is my order")
+    messages = await say(client, "b07b", "")
+    assert len(messages) == 1 and "person" not in messages[0]["text"]
+    assert "SK-1002" in texts(await say(client, "b07b", "SK-1002"))
+
+
+async def test_a_task_and_a_question_in_one_message_both_get_answered(client):
+    messages = await say(client, "b19b", "Do you accept PayPal? Also, where is my order SK-1002?")
+    assert "SK-1002" in texts(messages)
+    assert any("payment-methods" in m.get("custom", {}).get("sources", []) for m in messages)
+
+
+async def test_an_order_and_a_policy_question_in_one_sentence_both_get_answered(client):
+    messages = await say(client, "b19c", "Where is my order SK-1003 and can I still change the delivery address?")
+    assert "SK-1003" in texts(messages)
+    assert any("shipping-change-address" in m.get("custom", {}).get("sources", []) for m in messages)
+
+
+async def test_follow_ups_about_a_product_keep_the_product(client):
+    first = await say(client, "b20", "Do you sell a Dutch oven?")
+    assert first[0]["custom"]["sources"] == ["product:KT-102"]
+    for question, fact in [("is it in stock?", "In stock"), ("what colours does it come in?", "red, blue, white"),
+                           ("and how much is it?", "129")]:
+        reply = await say(client, "b20", question)
+        assert reply[0]["custom"]["sources"] == ["product:KT-102"] and fact in reply[0]["text"], question
+
+
+async def test_an_order_id_written_with_a_space_is_read(client):
+    await say(client, "b21", "wher is my ordr")
+    reply = texts(await say(client, "b21", "SK 1002"))
+    assert "SK-1002" in reply and "order number" not in reply

@@ -39,10 +39,17 @@ class Dialogue:
         self.actions = actions
         self.answerer = answerer
 
-    async def respond(self, session: Session, parse: dict, on_text=None) -> list[dict]:
+    def answers_from_knowledge(self, intent: str) -> bool:
+        """True when the rules send `intent` (or, without a rule, the fallback) to the knowledge answer."""
+        actions = self.rules.by_intent.get(intent) or self.rules.by_intent.get(FALLBACK_INTENT) or []
+        return ANSWER_FROM_KNOWLEDGE in actions
+
+    async def respond(self, session: Session, parse: dict, on_text=None, questions: list[str] = ()) -> list[dict]:
         """The bot's messages for the latest user message; updates `session`.
         `on_text` (async) receives knowledge answers as they are written, for
-        channels that stream; the returned messages hold them whole as well."""
+        channels that stream; the returned messages hold them whole as well.
+        `questions`: other questions in the same message, answered from
+        knowledge after the turn's own actions."""
         intent = parse["intent"]["name"]
         turn = _Turn(session, parse, on_text)
         if session.handoff:
@@ -71,6 +78,9 @@ class Dialogue:
             except Exception:
                 log.exception("conversation %s: action %s crashed", session.sender_id, action)
                 self._apologise(turn)
+        if not session.handoff:
+            for question in questions:
+                await self._answer_from_knowledge(turn, question)
         return turn.messages
 
     def _apologise(self, turn: "_Turn") -> None:
@@ -161,16 +171,27 @@ class Dialogue:
             else:
                 log.warning("response %s is not in the domain", action)
         elif action == ANSWER_FROM_KNOWLEDGE:
-            earlier = [e["text"] for e in session.history if e.get("event") == "user" and e.get("text")]
-            answer = await self.answerer.answer(turn.text, earlier[-1] if earlier else None, turn.on_text)
-            custom = {"sources": answer.sources}
-            if answer.abstained:
-                custom["abstained"] = True
-            turn.say({"text": answer.text, "custom": custom})
+            await self._answer_from_knowledge(turn, turn.text)
         elif action == DEACTIVATE_FORM:
             self._deactivate(session)
         else:
             await self._run_custom(action, turn)
+
+    async def _answer_from_knowledge(self, turn: "_Turn", question: str) -> None:
+        """Answer `question` from the store's knowledge, read with the
+        shopper's previous message and the sources of the last answer (so
+        "is it in stock?" stays on the product just discussed)."""
+        history = turn.session.history
+        earlier = [e["text"] for e in history if e.get("event") == "user" and e.get("text")]
+        last_sources = next((e["data"]["custom"]["sources"] for e in reversed(history)
+                             if e.get("event") == "bot" and (e.get("data") or {}).get("custom", {}).get("sources")),
+                            [])
+        answer = await self.answerer.answer(question, earlier[-1] if earlier else None, turn.on_text,
+                                            context_sources=last_sources)
+        custom = {"sources": answer.sources}
+        if answer.abstained:
+            custom["abstained"] = True
+        turn.say({"text": answer.text, "custom": custom})
 
     async def _run_custom(self, action: str, turn: "_Turn", candidates: list[dict] = ()) -> None:
         session = turn.session

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.nlu.language import has_chinese
 from bot.nlu.lexical import LexicalFeatures, combine, stack
+from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from bot.nlu.classifier import heldout_split, train_classifier
-from bot.nlu.language import has_chinese
 from bot.nlu.model_store import find_model, fingerprint, new_model_dir, save_model
 from bot.nlu.training_data import load_training_data
 from lm.embeddings import get_encoder, resolve_encoder_path
+from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
 

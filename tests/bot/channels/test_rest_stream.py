@@ -18,20 +18,24 @@ async def lines(resp) -> list[dict]:
     return [json.loads(line) for line in (await resp.text()).splitlines()]
 
 
+LEAD = "Yes, standard shipping is free on orders of $50 or more; below that it costs $5.95."
+
+
 @pytest.fixture
 async def streaming_client(aiohttp_client, config, models):
-    model = ScriptedModel("Good question! Standard shipping is free on orders of $50 or more. "
-                          "Orders under $50 pay a flat rate.")
-    answerer = KnowledgeAnswerer(models.answerer.retriever, 0.55, "Maple & Pine", model)
+    model = ScriptedModel(f"Good question! {LEAD} Orders under $50 pay a flat rate.")
+    answerer = KnowledgeAnswerer(models.answerer.retriever, "Maple & Pine", model)
     return await aiohttp_client(init_app(config, replace(models, answerer=answerer)))
 
 
 async def test_a_knowledge_answer_streams_checked_sentences_then_the_whole_message(streaming_client):
     rows = await lines(await streaming_client.post(URL, json={"sender": "s1", "message": "is shipping free?"}))
     partials = [r["partial"] for r in rows if "partial" in r]
-    assert partials == ["Good question! Standard shipping is free on orders of $50 or more."]
+    # the model's checked lead first ("Good question!" says nothing and is dropped), then the store's sentences
+    assert partials == [LEAD, "Standard shipping is free on orders of $50 or more; below that it costs $5.95.",
+                        "Express shipping costs $14.95 for any order size."]
     final = [r for r in rows if "text" in r]
-    assert final == [{"recipient_id": "s1", "text": partials[0], "custom": {"sources": ["shipping-cost"]}}]
+    assert final == [{"recipient_id": "s1", "text": " ".join(partials), "custom": {"sources": ["shipping-cost"]}}]
     assert rows[-1] == {"recipient_id": "s1", "done": True}
 
 
