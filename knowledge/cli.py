@@ -124,7 +124,7 @@ def cmd_ask(args: argparse.Namespace, config) -> int:
         for query in tqdm(queries, desc="answering", unit="query"):
             a = await answerer.answer(query)
             rows.append({"query": query, "answer": a.text, "sources": a.sources, "abstained": a.abstained,
-                         "lang": a.lang})
+                         "lang": a.lang, "generated": a.generated})
         return rows
 
     with _generator(config, args.model) as generator:
@@ -174,7 +174,8 @@ def add_knowledge_commands(sub: argparse._SubParsersAction) -> None:
 
     ask = sub.add_parser("ask", help="answer a file of questions from a knowledge base",
                          description="Writes one JSON line per question: {query, answer, sources, abstained, "
-                                     "lang}. Abstains (\"I don't know\" + offer of a person) when the knowledge "
+                                     "lang, generated (true when the model's checked lead was sent)}. "
+                                     "Abstains (\"I don't know\" + offer of a person) when the knowledge "
                                      "does not cover the question.")
     _kb_arguments(ask)
     ask.add_argument("--model", help="LM spec (default from config); 'none' quotes the best passage verbatim")

@@ -13,10 +13,10 @@ knowledge answer is the store's own sentences:
   carries a restrictive word: only, until, unless, except, not...);
 - a product keeps the facts asked about (price, stock, colours, sizes,
   rating) when the question names one, else all of them;
-- a leading "Yes." / "No," of the store's text is kept only when the
-  question is the one the passage answers; otherwise it would answer a
-  different question ("Do you offer a bereavement discount?" -> "Yes. Gift
-  returns are refunded...").
+- a leading "Yes." / "No," of the store's text is dropped: it answers the
+  passage's own question, which is rarely exactly the shopper's ("Can I
+  return a gift card?" -> "Yes. Gift returns are refunded..."). Only the
+  checked lead (knowledge.grounding) says yes or no.
 """
 
 from __future__ import annotations
@@ -82,17 +82,15 @@ class Composed:
         return joiner.join(self.sentences)
 
 
-def compose(question: str, passage: Passage, answers_this_question: bool, max_sentences: int = 5) -> Composed:
+def compose(question: str, passage: Passage, max_sentences: int = 5) -> Composed:
     """The sentences of `passage` that answer `question` with every condition
-    kept. `answers_this_question`: the question is the one the passage itself
-    answers (close to its title), so a leading "Yes"/"No" of the store's text
-    answers it too."""
+    kept, without the store's leading "Yes"/"No"."""
     parts = split_sentences(passage.text)
     if passage.kind == "product":
         parts = _product_facts(question, parts)
     elif len(parts) > max_sentences:
         parts = _qualified_selection(question, parts)
-    if parts and not answers_this_question:
+    if parts:
         first = _YES_NO.sub("", parts[0], count=1)
         if first != parts[0]:
             parts = ([first[0].upper() + first[1:]] if first else []) + parts[1:]

@@ -16,7 +16,9 @@ requires, of those sentences:
   number, so "Yes, you can cancel" fails against "...until it is packed";
 - the same negations: none may appear or vanish;
 - a leading "Yes" only when the aligned sentence is affirmative and covers
-  what the question asks; a leading "No" only when it negates.
+  what the question asks, and, where the store's text makes an exception or
+  negates anything, only a qualified one ("Yes, but...", "Yes, until...");
+  a leading "No" only when the aligned sentence negates.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ _NEGATIONS = frozenset("not no never cannot non without nor none nothing".split(
 _WORD_OR_PUNCT = re.compile(r"[a-z]+|[,.;:!?()]")
 _NEGATION_WINDOW = 3  # content words this close after a negation are negated
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_EXCEPTION = re.compile(r"\b(except|unless|only|excluding)\b", re.IGNORECASE)
+_QUALIFIED = re.compile(r"\b(but|except|unless|only|until|as long as|not|no longer|cannot)\b", re.IGNORECASE)
 _LEAD = re.compile(r"^\W*(yes|yeah|yep|sure|of course|absolutely|no|nope)\b", re.IGNORECASE)
 
 
@@ -153,6 +157,9 @@ def check_sentence(sentence: str, sources: list[str], question: str = "") -> str
         else:
             if _has_negation(support):
                 return "'Yes' where the store's text negates"
+            if any(_has_negation(x) or _EXCEPTION.search(x) for x in sources) and not _QUALIFIED.search(sentence):
+                # "Yes, you can return sale items" while the text goes on "Final Sale items cannot be returned"
+                return "an unqualified 'Yes' where the store's text makes an exception"
             asked = content_words(question)
             if asked and len(asked & content_words(support)) / len(asked) < 0.75:
                 return "'Yes' to a question the store's text does not answer"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 
 from knowledge.lexical import STOP_WORDS
 
@@ -45,6 +46,24 @@ SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "plea
              "didnt": "didn't", "isnt": "isn't", "arent": "aren't"}
 
 
+# Abbreviations shoppers write and stores spell out; the expansion is added beside them for searching.
+ABBREVIATIONS = {"uk": "United Kingdom", "us": "United States", "usa": "United States", "eu": "European Union",
+                 "intl": "international", "int'l": "international", "asap": "as soon as possible",
+                 "po": "post office", "qty": "quantity", "pkg": "package", "acct": "account", "addr": "address"}
+_ABBREVIATION = re.compile(r"\b(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")\b", re.IGNORECASE)
+
+
+def expand_abbreviations(text: str) -> str:
+    """`text` with common abbreviations followed by what they stand for ("UK" -> "UK (United Kingdom)");
+    "us" only when written in capitals (else it is the pronoun)."""
+    def expand(m: re.Match) -> str:
+        word = m.group()
+        if word.lower() == "us" and word != "US":
+            return word
+        return f"{word} ({ABBREVIATIONS[word.lower()]})"
+    return _ABBREVIATION.sub(expand, text)
+
+
 def strip_greeting(text: str) -> str:
     """`text` without a leading greeting or pleasantry, when a question follows it
     ("Hi!\\nWhere is your store?" -> "Where is your store?"); a bare greeting stays."""
@@ -61,10 +80,9 @@ def focus(text: str, limit: int = LONG_MESSAGE_CHARS) -> str:
     """What a long message asks: its question sentences (else its last two
     sentences), at most about `limit` characters from the end. Short text is
     returned unchanged."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text) <= limit:
-        return text
-    parts = sentences(text)
+    if len(re.sub(r"\s+", " ", text).strip()) <= limit:
+        return text.strip()
+    parts = [re.sub(r"\s+", " ", s) for s in sentences(text)]  # a line break ends a sentence
     asked = [s for s in parts if s.endswith(("?", "？")) or re.match(
         r"(?i)(how|what|when|where|which|who|why|can|could|do|does|did|is|are|will|would|should)\b", s)]
     kept: list[str] = []
@@ -101,12 +119,12 @@ def split_parts(text: str, min_words: int = 3) -> list[str]:
         pieces += [p.strip(" ,;，；") for p in _JOIN.split(sentence) if p and p.strip(" ,;，；")]
     parts, pending = [], ""
     for piece in pieces:
-        pending = f"{pending} {piece}".strip()
+        pending = f"{pending}\n{piece}".strip()  # a line break keeps the sentences apart for `sentences`
         if is_question(piece):
             parts.append(pending)
             pending = ""
     if pending and parts:
-        parts[-1] = f"{parts[-1]} {pending}"
+        parts[-1] = f"{parts[-1]}\n{pending}"
 
     def big_enough(part: str) -> bool:
         return len(_WORD.findall(part)) >= min_words or len(re.findall(r"[\u3400-\u9fff]", part)) >= 4
@@ -115,29 +133,39 @@ def split_parts(text: str, min_words: int = 3) -> list[str]:
     return parts[:3] if len(parts) >= 2 else [text]
 
 
+@lru_cache(maxsize=1)
+def _english_symspell():
+    """SymSpell over its bundled English frequency list: loaded once per process (a few seconds)."""
+    from importlib.resources import files
+
+    from symspellpy import SymSpell
+
+    symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    symspell.load_dictionary(str(files("symspellpy") / "frequency_dictionary_en_82_765.txt"), 0, 1)
+    return symspell
+
+
 class SpellingCorrector:
     """Corrects misspelt English words in a question, preferring the store's
     own words: "retrun polcy" -> "return policy", "paypall" -> "paypal".
 
-    Built from the knowledge texts (every word there counts as correct and is
-    preferred at equal edit distance) and SymSpell's English frequency list
-    (symspellpy, 82,765 words from Google Books / SCOWL). A word is changed only
-    when it is in neither, within edit distance 2 (1 for words of up to 4
-    letters). Words with digits, and anything in Chinese, are left alone."""
+    Two SymSpell dictionaries (symspellpy): the store's knowledge words,
+    looked up first, and SymSpell's English frequency list (82,765 words from
+    Google Books / SCOWL), shared by every store in the process. A word is
+    changed only when it is in neither, within edit distance 2 (1 for words
+    of up to 4 letters). Words with digits, and Chinese, are left alone."""
 
     def __init__(self, texts: list[str]):
-        from importlib.resources import files
-
         from symspellpy import SymSpell
 
-        self._symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
-        self._symspell.load_dictionary(str(files("symspellpy") / "frequency_dictionary_en_82_765.txt"), 0, 1)
-        self.english = set(self._symspell.words)
+        self._english = _english_symspell()
+        self.english = self._english.words
         self.store_words: set[str] = set()
         for text in texts:
             self.store_words.update(w.lower() for w in _WORD.findall(text))
-        for word in self.store_words:  # the store's words win ties: a count above any English word's
-            self._symspell.create_dictionary_entry(word, 10**11)
+        self._store = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+        for word in self.store_words:
+            self._store.create_dictionary_entry(word, 1)
         self._lock = threading.Lock()
 
     def correct_word(self, word: str) -> str:
@@ -150,8 +178,11 @@ class SpellingCorrector:
             return word
         distance = 1 if len(lower) <= 4 else 2
         with self._lock:  # symspellpy keeps scratch state per lookup
-            found = self._symspell.lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
-        return found[0].term if found else word
+            for symspell in (self._store, self._english):
+                found = symspell.lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
+                if found:
+                    return found[0].term
+        return word
 
     def correct(self, text: str) -> str:
         """`text` with each misspelt word replaced; everything else unchanged."""

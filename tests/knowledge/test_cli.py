@@ -55,7 +55,7 @@ def test_search_and_ask_follow_the_contract(tmp_path):
     assert out.returncode == 0, out.stderr
     answers = read_jsonl(tmp_path / "answers.jsonl")
     assert answers[0] == {"query": "when will my parcel arrive?", "answer": "Orders arrive in 3-5 business days.",
-                          "sources": ["ship-time"], "abstained": False, "lang": "en"}
+                          "sources": ["ship-time"], "abstained": False, "lang": "en", "generated": False}
     assert answers[1]["lang"] == "zh" and not answers[1]["abstained"] and answers[1]["sources"] == ["pay"]
     for answer in answers[2:]:
         assert answer["abstained"] and answer["sources"] == [] and "person" in answer["answer"]

@@ -49,3 +49,11 @@ def test_an_added_or_dropped_negation_fails():
 def test_chinese_or_empty_sentences_are_never_accepted():
     assert check_sentence("", SHIPPING) is not None
     assert check_sentence("标准配送需要3到5个工作日。", SHIPPING) is not None
+
+
+def test_an_unqualified_yes_is_refused_where_the_store_makes_an_exception():
+    sale = ["Items bought on sale can be returned within 30 days like any other item.",
+            "Items marked Final Sale cannot be returned or exchanged."]
+    question = "can I return sale items?"
+    assert check_sentence("Yes, you can return items bought on sale within 30 days.", sale, question)
+    assert check_sentence("Yes, but only items bought on sale, within 30 days.", sale, question) is None
