@@ -179,10 +179,13 @@ class KnowledgeAnswerer:
         tokens = retriever.bm25.tokenize(without_lead(query) if follow_up else query)
         model_lang = "zh" if lang == "zh" else "en"
 
-        best = hits[0]
-        same = has_chinese(f"{best.passage.title} {best.passage.text}") == (model_lang == "zh")
-        features = question_features(tokens, best.index, fused, own, retriever.bm25.doc_tokens,
-                                     retriever.bm25.document_frequency, len(retriever.passages), exclude, same)
+        def features_of(hit: Hit, left_out: frozenset[int]) -> np.ndarray:
+            same_language = has_chinese(f"{hit.passage.title} {hit.passage.text}") == (model_lang == "zh")
+            return question_features(tokens, hit.index, fused, own, retriever.bm25.doc_tokens,
+                                     retriever.bm25.document_frequency, len(retriever.passages), left_out,
+                                     same_language)
+
+        features = features_of(hits[0], exclude)
         answers, probability = self.answerability.answers(model_lang, features)
         if self.min_probability is not None:
             answers = probability >= self.min_probability
@@ -190,19 +193,16 @@ class KnowledgeAnswerer:
         if answers and probability < CLEAR_ANSWER and len(hits) > 1:
             # A second passage that would answer the question on its own (with the first left out)
             # is sent too, marked as related: shoppers' questions often span two entries.
-            second = hits[1]
-            same = has_chinese(f"{second.passage.title} {second.passage.text}") == (model_lang == "zh")
-            features2 = question_features(tokens, second.index, fused, own, retriever.bm25.doc_tokens,
-                                          retriever.bm25.document_frequency, len(retriever.passages),
-                                          exclude | {best.index}, same)
-            if self.answerability.probability(model_lang, features2) >= RELATED_PROBABILITY:
-                related = second
+            second = features_of(hits[1], exclude | {hits[0].index})
+            if self.answerability.probability(model_lang, second) >= RELATED_PROBABILITY:
+                related = hits[1]
         return Found(question, hits[0] if answers else None, probability, features=features, best=hits[0],
                      related=related)
 
     def _find_best(self, part: str, lang: str, previous: str | None, product: str | None) -> Found:
         """`find` for a part that may begin with statements ("thanks, my sister loved
-        it\ndo you accept paypal?"): searched with and without them, the likelier answer kept."""
+        it\ndo you accept paypal?"): when the whole part is not answered, its one
+        question is searched alone."""
         found = self.find(part, lang, previous, product)
         asked = [s for s in sentences(part) if is_question(s)]
         if found.hit is None and len(asked) == 1 and asked[0] != part.strip() and not _POINTER.search(asked[0]):
