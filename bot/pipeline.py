@@ -39,8 +39,9 @@ class Assistant:
                           channel: str = "rest", on_text=None) -> list[dict]:
         """The bot's replies to one message. `on_text` (async, optional) gets
         knowledge answers sentence by sentence while they are written."""
-        if not text.strip():
-            # nothing to understand: a short prompt, and nothing stored or searched
+        if not any(ch.isalnum() for ch in text):
+            # nothing to understand ("", "  ", "?", "...", a zero-width space): a short prompt,
+            # and nothing stored or searched
             return [{"text": ASK_ZH if has_chinese(text) else ASK}]
         async with self.locks.hold(sender_id):
             session = await self.sessions.load(sender_id)

@@ -106,7 +106,7 @@ async def test_a_greeting_and_a_question_on_two_lines_gets_the_answer(client):
     assert messages[-1]["custom"]["sources"] == ["store-physical"] and "online only" in messages[-1]["text"]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", "?", "...", "\u200b"])
 async def test_an_empty_message_gets_a_prompt_and_nothing_is_stored(client, text):
     messages = await say(client, "b07", text)
     assert len(messages) == 1 and "What would you like to know?" in messages[0]["text"]
