@@ -8,10 +8,10 @@
                the product the conversation is about
             -> the answer's body: the store's own sentences, every condition
                kept (knowledge.compose)
-            -> optionally a one-sentence lead written by the language model
-               ("Yes, until the order is packed."), sent only when the
-               alignment check (knowledge.grounding) proves it keeps every
-               condition of the sentences it restates.
+            -> optionally a one-sentence summary written by the language model
+               ("Yes, until the order is packed."), sent after the store's
+               sentences and only when the alignment check (knowledge.grounding)
+               proves it keeps every condition of the sentences it restates.
 
 A question the knowledge does not cover gets "I don't know" and an offer of
 a person; in a two-part question, the uncovered part is named.
@@ -75,7 +75,7 @@ OTHER_LANGUAGE = {
 }
 OTHER_LANGUAGE_FALLBACK = ("I'm sorry, I can only answer in English or Chinese. Would you like me to connect you "
                            "with a person from our team?")
-LEAD_MAX_TOKENS = 40
+SUMMARY_MAX_TOKENS = 40
 # A runner-up this likely to answer the question alone is sent too, after RELATED_LEAD,
 # unless the best passage answers it this clearly (CLEAR_ANSWER). On the three store sets
 # it took the multi-entry questions answered in full from 5 to 9 of 26 (bench/faithfulness.py).
@@ -89,16 +89,12 @@ _YES_NO_QUESTION = re.compile(r"^\s*(can|could|do|does|did|is|are|was|were|will|
                               re.IGNORECASE)
 
 
-class Ungrounded(Exception):
-    """A sentence of the LM's lead that the store's text does not support."""
-
-
 @dataclass
 class KnowledgeAnswer:
     text: str
     sources: list[str] = field(default_factory=list)  # passage ids, best first
     abstained: bool = False
-    generated: bool = False  # True when an LM-written lead was sent
+    generated: bool = False  # True when the LM-written summary sentence was sent
     score: float = 0.0  # answerability probability of the first part (0..1)
     lang: str = "en"
     sentences: list[str] = field(default_factory=list)  # the reply, sentence by sentence, as streamed
@@ -117,7 +113,7 @@ class Found:
     related: Hit | None = None  # a second passage that would answer the question too
 
 
-def build_lead_prompt(store_name: str, question: str, passage_id: str, sentences: list[str]) -> list[dict]:
+def build_summary_prompt(store_name: str, question: str, passage_id: str, sentences: list[str]) -> list[dict]:
     # The store's text is data, not instructions: it is quoted and the rules
     # come first, so text inside it cannot change what the model is told.
     system = (f"You are the customer service assistant of {store_name}. Write ONE short sentence (at most 20 words) "
@@ -133,17 +129,17 @@ def build_lead_prompt(store_name: str, question: str, passage_id: str, sentences
 
 class KnowledgeAnswerer:
     def __init__(self, retriever: Retriever, store_name: str, generator=None, timeout_s: float = 20.0,
-                 lead_timeout_s: float = 1.5, answerability: Answerability | None = None,
+                 summary_timeout_s: float = 1.5, answerability: Answerability | None = None,
                  min_probability: float | None = None):
-        """`lead_timeout_s`: how long the shopper's first sentence may wait for
-        the model's lead before the store's text is sent without it.
+        """`summary_timeout_s`: how long the model may take for its one-sentence
+        summary, sent after the store's sentences.
         `min_probability` overrides the fitted answerability threshold
         (higher: abstain more)."""
         self.retriever = retriever
         self.store_name = store_name
         self.generator = generator
         self.timeout_s = timeout_s
-        self.lead_timeout_s = min(lead_timeout_s, timeout_s)
+        self.summary_timeout_s = min(summary_timeout_s, timeout_s)
         self.answerability = answerability or Answerability.load()
         self.min_probability = min_probability
         self.corrector = SpellingCorrector([f"{p.title} {p.text}" for p in retriever.passages])
@@ -272,35 +268,37 @@ class KnowledgeAnswerer:
         stock?".
 
         With `on_text` (an async callable), the answer is sent to it sentence
-        by sentence: the model's lead first, when it passed the check, then the
-        store's sentences."""
+        by sentence: the store's sentences at once, then the model's one-sentence
+        summary if it passes the check in time (so the model never delays the
+        store's words)."""
         verbatim = await asyncio.to_thread(self.retrieve, question, previous, context_sources)
-        lead = None
-        if self._may_lead(verbatim, question):
-            lead = await self._lead(question, verbatim)
-        sentences = ([lead] if lead else []) + verbatim.sentences
         if on_text is not None:
-            for sentence in sentences:
+            for sentence in verbatim.sentences:
                 await on_text(sentence)
-        if lead is None:
+        summary = await self._summary(question, verbatim) if self._may_summarise(verbatim, question) else None
+        if summary is None:
             return verbatim
+        if on_text is not None:
+            await on_text(summary)
+        sentences = [*verbatim.sentences, summary]
         return KnowledgeAnswer(_join(sentences), verbatim.sources, generated=True, score=verbatim.score,
                                lang=verbatim.lang, sentences=sentences)
 
-    def _may_lead(self, verbatim: KnowledgeAnswer, question: str) -> bool:
-        """A lead is written for an English question answered by one English passage."""
+    def _may_summarise(self, verbatim: KnowledgeAnswer, question: str) -> bool:
+        """A summary is written for an English question answered by one English passage."""
         return (self.generator is not None and not verbatim.abstained and verbatim.lang == "en"
                 and len(verbatim.sources) == 1 and verbatim.sentences[0] != CHINESE_ONLY_EN
                 and not verbatim.sentences[0].startswith(PART_NOT_COVERED[:20]))
 
-    async def _lead(self, question: str, verbatim: KnowledgeAnswer) -> str | None:
-        """The model's one-sentence lead, if it passes the alignment check in time."""
+    async def _summary(self, question: str, verbatim: KnowledgeAnswer) -> str | None:
+        """The model's one-sentence summary ("Yes, until the order is packed."), if it
+        passes the alignment check in time."""
         asked = focus(strip_greeting(question))
-        prompt = build_lead_prompt(self.store_name, asked, verbatim.sources[0], verbatim.sentences)
+        prompt = build_summary_prompt(self.store_name, asked, verbatim.sources[0], verbatim.sentences)
         text = ""
         try:
-            async with asyncio.timeout(self.lead_timeout_s):
-                async for piece in self.generator.stream(prompt, LEAD_MAX_TOKENS, self.lead_timeout_s):
+            async with asyncio.timeout(self.summary_timeout_s):
+                async for piece in self.generator.stream(prompt, SUMMARY_MAX_TOKENS, self.summary_timeout_s):
                     text += piece
                     done, _ = complete_sentences(text)
                     claims = [sentence for sentence in done if makes_claims(sentence)]  # not "Good question!"
@@ -311,14 +309,14 @@ class KnowledgeAnswerer:
                     text = next((s for s in [*complete_sentences(text)[0], complete_sentences(text)[1]]
                                  if makes_claims(s)), "")
         except (GenerationError, TimeoutError) as exc:
-            log.info("no lead from the model (%s)", exc or "timeout")
+            log.info("no summary from the model (%s)", exc or "timeout")
             return None
         lead = text.strip()
         if not lead or "UNSURE" in lead.upper():
             return None
         reason = check_sentence(lead, verbatim.sentences, asked)
         if reason is not None:
-            log.info("model lead %r not sent: %s", lead, reason)
+            log.info("model summary %r not sent: %s", lead, reason)
             return None
         if _is_repeat(lead, verbatim.sentences):
             return None

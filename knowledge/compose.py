@@ -12,7 +12,8 @@ knowledge answer is the store's own sentences:
   "This does not apply to...", and any sentence that shares the subject and
   carries a restrictive word: only, until, unless, except, not...);
 - a product keeps the facts asked about (price, stock, colours, sizes,
-  rating) when the question names one, else all of them;
+  rating) when the question names one, else all of them; stock always comes
+  with the colours and sizes it is for, and with the number available;
 - a leading "Yes." / "No," of the store's text is dropped: it answers the
   passage's own question, which is rarely exactly the shopper's ("Can I
   return a gift card?" -> "Yes. Gift returns are refunded..."). Only the
@@ -99,6 +100,9 @@ def compose(question: str, passage: Passage, max_sentences: int = 5) -> Composed
 
 def _product_facts(question: str, facts: list[str]) -> list[str]:
     asked = [fact for fact, asks in _PRODUCT_FACTS.values() if re.search(asks, question, re.IGNORECASE)]
+    if _PRODUCT_FACTS["stock"][0] in asked:
+        # stock is for the listed colours and sizes: "In stock." alone would say yes to "in XXL?"
+        asked += [_PRODUCT_FACTS["colours"][0], _PRODUCT_FACTS["sizes"][0]]
     if not asked:
         return facts
     chosen = [f for f in facts if any(re.search(pattern, f, re.IGNORECASE) for pattern in asked)]

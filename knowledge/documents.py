@@ -218,7 +218,7 @@ def product_passage(row: dict, path: Path) -> Passage:
     product = product_from_row(row, str(path))
     facts = [product.description.rstrip(".") + "." if product.description else "",
              f"Price: {product.price:g} {product.currency}.",
-             "In stock." if product.in_stock > 0 else "Currently out of stock."]
+             f"In stock ({product.in_stock} available)." if product.in_stock > 0 else "Currently out of stock."]
     if product.colours:
         facts.append(f"Colours: {', '.join(product.colours)}.")
     if product.sizes:

@@ -1,4 +1,4 @@
-"""Answers from knowledge: every condition kept, abstention, and the model's lead only when it is proven."""
+"""Answers from knowledge: every condition kept, abstention, and the model's summary only when it is proven."""
 
 import pytest
 
@@ -93,11 +93,11 @@ async def test_the_store_texts_own_yes_is_never_sent_for_another_question(models
     assert not answer.text.lower().startswith(("yes", "no"))
 
 
-async def test_a_proven_lead_is_sent_before_the_store_text(models):
+async def test_a_proven_summary_is_sent_after_the_store_text(models):
     model = ScriptedModel("Yes, you can cancel an order free of charge until it is packed, usually within 1 hour.")
     answer = await answerer(models, model).answer("can I cancel my order?")
-    assert answer.generated and answer.text.startswith(model.reply.strip())
-    assert "You can cancel an order free of charge until it is packed" in answer.text  # the store's text follows
+    assert answer.generated and answer.text.endswith(model.reply.strip())
+    assert answer.text.startswith("You can cancel an order free of charge until it is packed")
     assert "Store information [orders-cancel]" in model.prompts[0][1]["content"]
 
 
@@ -106,7 +106,7 @@ async def test_a_proven_lead_is_sent_before_the_store_text(models):
     "Shipping is always free, and we ship to Mars in 2 days.",  # invented
     "Sure! You get 90% off everything.",
 ])
-async def test_a_lead_that_drops_or_invents_is_not_sent(models, reply):
+async def test_a_summary_that_drops_or_invents_is_not_sent(models, reply):
     answer = await answerer(models, ScriptedModel(reply)).answer("can I cancel my order?")
     assert not answer.generated and reply.strip() not in answer.text
     assert answer.text.startswith("You can cancel an order free of charge until it is packed")
@@ -125,8 +125,9 @@ async def test_streaming_sends_the_checked_sentences_in_order(models):
 
     model = ScriptedModel("Yes, you can cancel an order free of charge until it is packed, usually within 1 hour.")
     answer = await answerer(models, model).answer("can I cancel my order?", on_text=on_text)
-    assert streamed[0] == model.reply.strip() and len(streamed) >= 3
-    assert " ".join(streamed) == answer.text
+    # the store's sentences first, never held back by the model; its checked summary last
+    assert streamed[0].startswith("You can cancel an order") and streamed[-1] == model.reply.strip()
+    assert len(streamed) >= 3 and " ".join(streamed) == answer.text
 
     streamed.clear()
     answer = await answerer(models, ScriptedModel("Yes, you can cancel.")).answer("can I cancel my order?",
@@ -234,7 +235,8 @@ async def test_a_chinese_question_on_english_knowledge_quotes_it_without_the_mod
 
 
 @pytest.mark.parametrize("question, expected", [
-    ("is it in stock?", "In stock."),
+    ("is it in stock?", "In stock (15 available)."),
+    ("is it in stock in green?", "Colours: red, blue, white."),  # stock comes with the variants it is for
     ("what colours does it come in?", "Colours: red, blue, white."),
     ("and how much is it?", "Price: 129 USD."),
     ("how much?", "Price: 129 USD."),

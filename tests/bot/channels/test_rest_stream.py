@@ -31,9 +31,9 @@ async def streaming_client(aiohttp_client, config, models):
 async def test_a_knowledge_answer_streams_checked_sentences_then_the_whole_message(streaming_client):
     rows = await lines(await streaming_client.post(URL, json={"sender": "s1", "message": "is shipping free?"}))
     partials = [r["partial"] for r in rows if "partial" in r]
-    # the model's checked lead first ("Good question!" says nothing and is dropped), then the store's sentences
-    assert partials == [LEAD, "Standard shipping is free on orders of $50 or more; below that it costs $5.95.",
-                        "Express shipping costs $14.95 for any order size."]
+    # the store's sentences at once, then the model's checked summary ("Good question!" says nothing: dropped)
+    assert partials == ["Standard shipping is free on orders of $50 or more; below that it costs $5.95.",
+                        "Express shipping costs $14.95 for any order size.", LEAD]
     final = [r for r in rows if "text" in r]
     assert final == [{"recipient_id": "s1", "text": " ".join(partials), "custom": {"sources": ["shipping-cost"]}}]
     assert rows[-1] == {"recipient_id": "s1", "done": True}
