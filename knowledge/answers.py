@@ -223,9 +223,14 @@ class KnowledgeAnswerer:
             return KnowledgeAnswer(text, abstained=True, lang=lang, sentences=[text])
         product = next((s for s in context_sources if s.startswith("product:")), None)
         parts = split_parts(asked)
-        # a later part leans on the one before it only when it points back ("..., and do they expire?")
-        found = [self._find_best(part, lang, previous if i == 0 else parts[i - 1] if _POINTER.search(part) else None,
-                                 product) for i, part in enumerate(parts)]
+        found: list[Found] = []
+        for i, part in enumerate(parts):
+            # a later part leans on the one before it only when it points back ("..., and do they expire?"),
+            # and on the product the part before it was answered with ("How much is the skillet and is it in stock?")
+            before = previous if i == 0 else parts[i - 1] if _POINTER.search(part) else None
+            found.append(self._find_best(part, lang, before, product))
+            if found[-1].hit is not None and found[-1].hit.passage.kind == "product":
+                product = found[-1].hit.passage.id
         return self._verbatim(found, lang)
 
     def _verbatim(self, found: list[Found], lang: str) -> KnowledgeAnswer:
@@ -241,11 +246,14 @@ class KnowledgeAnswerer:
                     part=f.question.strip(" ?？")))
                 continue
             for hit in (f.hit, f.related):
-                if hit is None or hit.passage.id in sources:
+                if hit is None:
                     continue
                 passage = hit.passage
                 composed = compose(f.question, passage)
                 f.composed = f.composed or composed
+                if passage.id in sources:  # another part answered from the same passage: its other sentences
+                    sentences.extend(x for x in composed.sentences if x not in sentences)
+                    continue
                 passage_zh = has_chinese(passage.text)
                 if hit is f.related:
                     sentences.append(RELATED_LEAD_ZH if lang == "zh" else RELATED_LEAD)

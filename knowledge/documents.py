@@ -19,6 +19,9 @@ from pathlib import Path
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a knowledge file bigger than this is almost surely a mistake
 CHUNK_CHARS = 1200  # a section longer than this is split at paragraph, then sentence, boundaries
+# Bumped when the same file gives different passages (2: products say how many are in stock), so that
+# stores ingested before re-read their files.
+PASSAGE_FORMAT = 2
 SUFFIXES = {".json", ".jsonl", ".csv", ".md", ".markdown", ".html", ".htm", ".txt"}
 
 

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.documents import SUFFIXES, KnowledgeError, Passage, load_passages
+from knowledge.documents import PASSAGE_FORMAT, SUFFIXES, KnowledgeError, Passage, load_passages
 
 
 @dataclass
@@ -55,7 +55,12 @@ class KnowledgeStore:
         self._passages: dict[str, Passage] = {}
         manifest = self.directory / "manifest.json"
         if manifest.exists():
-            self._files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            self._files = data["files"]
+            if data.get("format", 1) != PASSAGE_FORMAT:
+                # passages are written differently now: every file is read again at the next ingest
+                for entry in self._files.values():
+                    entry["sha256"] = None
             with open(self.directory / "passages.jsonl", encoding="utf-8") as f:
                 for line in f:
                     p = Passage(**json.loads(line))
@@ -139,4 +144,5 @@ class KnowledgeStore:
         # passages first: a manifest never names passages that are not on disk
         write_atomic(self.directory / "passages.jsonl",
                       "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in self._passages.values()))
-        write_atomic(self.directory / "manifest.json", json.dumps({"files": self._files}, indent=1))
+        write_atomic(self.directory / "manifest.json",
+                     json.dumps({"format": PASSAGE_FORMAT, "files": self._files}, indent=1))

@@ -249,6 +249,12 @@ async def test_follow_ups_about_a_product_stay_on_that_product(models, question,
     assert answer.sources == ["product:KT-102"] and expected in answer.text
 
 
+async def test_a_second_part_about_the_product_of_the_first_stays_on_it(models):
+    answer = await answerer(models).answer("How much is the Dutch oven and is it in stock?")
+    assert answer.sources == ["product:KT-102"] and "129" in answer.text and "In stock" in answer.text
+    assert "restocked" not in answer.text
+
+
 @pytest.mark.parametrize("previous, question, expected", [
     ("How long does shipping take?", "and for international orders?", "shipping-international"),
     ("How long does shipping take?", "what about returns?", "returns-cost"),

@@ -58,3 +58,19 @@ def test_paths_that_hold_no_knowledge_are_errors(tmp_path):
         store.ingest([tmp_path / "empty"])
     with pytest.raises(KnowledgeError, match="nothing in the knowledge store came from here"):
         store.remove([tmp_path / "empty"])
+
+
+def test_files_are_read_again_when_passages_are_written_differently(tmp_path):
+    import json
+
+    from knowledge.store import KnowledgeStore
+
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text('{"id": "a", "question": "Q?", "answer": "A."}\n', encoding="utf-8")
+    store = KnowledgeStore(tmp_path / "store")
+    assert store.ingest([faq]).added == [str(faq.resolve())]
+    manifest = tmp_path / "store" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({"files": data["files"]}))  # a store written before formats were versioned
+    assert KnowledgeStore(tmp_path / "store").ingest([faq]).updated == [str(faq.resolve())]
+    assert KnowledgeStore(tmp_path / "store").ingest([faq]).unchanged == [str(faq.resolve())]
