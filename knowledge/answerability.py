@@ -14,7 +14,9 @@ their meaning from store to store:
   nowhere in the store's knowledge ("bereavement discount" in a store that
   never mentions bereavement);
 - `same_language`: 1 when the passage is in the question's language (kept
-  at weight 0: fitted, it did not carry over to other stores);
+  at weight 0: fitted, it did not carry over to other stores, and neither did
+  raising cross-lingual e5 similarities by 0.07, the gap between the two
+  thresholds fitted before, 0.885 and 0.815);
 - `margin`: how far the best passage is ahead of the second (fused score,
   rescaled per query; measured better for Chinese questions than the raw
   cosine margin, bench/answerability.py).
@@ -39,11 +41,6 @@ import numpy as np
 
 FEATURES = ("english", "multilingual", "coverage", "unknown", "margin", "same_language")
 MODEL_FILE = Path(__file__).with_name("answerability.json")
-# Added to a cross-lingual e5 similarity (a Chinese question on English text, or the
-# other way round). 0: raising them by 0.07 (the gap between the two thresholds fitted
-# before, 0.885 and 0.815) let the Chinese model lean on e5's raw level, which did not
-# carry over to the faithfulness stores (bench/answerability.py).
-CROSS_LINGUAL_GAP = 0.0
 
 
 def question_features(tokens: list[str], index: int, fused: np.ndarray, signals: dict[str, np.ndarray],
@@ -65,8 +62,7 @@ def question_features(tokens: list[str], index: int, fused: np.ndarray, signals:
                   if document_frequency.get(t, 0) - sum(t in doc_tokens[i] for i in excluded) <= 0)
     others = np.delete(fused, [index, *excluded]) if len(fused) > 1 else np.zeros(1)
     second = float(others.max()) if len(others) else 0.0
-    multilingual = signals["multilingual_own"][index] + (0.0 if same_language else CROSS_LINGUAL_GAP)
-    return np.array([signals["english"][index], multilingual,
+    return np.array([signals["english"][index], signals["multilingual_own"][index],
                      covered / total if unique else 0.0, unknown / total if unique else 0.0,
                      float(fused[index]) - second, float(same_language)], dtype=np.float64)
 

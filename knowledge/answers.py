@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.answerability import Answerability, question_features
-from knowledge.compose import Composed, asks_product_fact, compose
+from knowledge.compose import asks_product_fact, compose
 from knowledge.followup import CONTEXT_WEIGHT, needs_context, without_lead
 from knowledge.grounding import check_sentence, complete_sentences, makes_claims
 from knowledge.query import (
@@ -41,7 +41,7 @@ from knowledge.query import (
 )
 from knowledge.retrieval import Hit, Retriever
 from lm.generation import GenerationError
-from lm.language import detect_language, has_chinese
+from lm.language import CJK, detect_language, has_chinese
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,6 @@ RELATED_LEAD_ZH = "相关说明："
 SHORT_FOLLOW_UP = 4  # words: "how much?", "what sizes?" after a product ask about that product
 STANDALONE_PROBABILITY = 0.5  # a question searched without the statements before it must be answered this clearly
 _POINTER = re.compile(r"\b(it|its|this|that|they|them|one)\b|它|这个|那个|这款|这件", re.IGNORECASE)
-_YES_NO_QUESTION = re.compile(r"^\s*(can|could|do|does|did|is|are|was|were|will|would|should|may|have|has)\b",
-                              re.IGNORECASE)
 
 
 @dataclass
@@ -107,7 +105,6 @@ class Found:
     question: str
     hit: Hit | None
     probability: float
-    composed: Composed | None = None
     features: np.ndarray | None = None  # answerability features of the best passage
     best: Hit | None = None  # the best passage, even when it does not answer
     related: Hit | None = None  # a second passage that would answer the question too
@@ -165,10 +162,10 @@ class KnowledgeAnswerer:
             earlier = retriever.signals(self.corrector.correct(previous) if lang == "en" else previous)
             signals = {k: v + CONTEXT_WEIGHT * earlier[k] for k, v in alone.items()}
             scale += CONTEXT_WEIGHT
-        hits = retriever.rank(query, signals, 2, exclude=exclude)
+        fused = retriever.fuse(query, signals, exclude=exclude)
+        hits = retriever.top(fused, signals, 2, exclude)
         if not hits:
             return Found(question, None, 0.0)
-        fused = retriever.fuse(query, signals, exclude=exclude)
         own = {k: v / scale if follow_up else v for k, v in signals.items()}
         # a follow-up counts as answered when the passage is close to it alone or read with the one before
         own = {k: np.maximum(alone[k], v) for k, v in own.items()}
@@ -214,9 +211,9 @@ class KnowledgeAnswerer:
         """The verbatim answer (or abstention) to `question`, without the
         model. `previous`: the shopper's last message; `context_sources`: the
         sources of the bot's last knowledge answer. Blocking: use a worker thread."""
-        lang = detect_language(question) if question.strip() else "en"
         if not question.strip():
-            return KnowledgeAnswer(ASK, abstained=False, lang=lang, sentences=[ASK])
+            return KnowledgeAnswer(ASK, sentences=[ASK])
+        lang = detect_language(question)
         asked = focus(strip_greeting(question))
         if lang not in ("en", "zh"):
             text = OTHER_LANGUAGE.get(lang, OTHER_LANGUAGE_FALLBACK)
@@ -250,9 +247,8 @@ class KnowledgeAnswerer:
                     continue
                 passage = hit.passage
                 composed = compose(f.question, passage)
-                f.composed = f.composed or composed
                 if passage.id in sources:  # another part answered from the same passage: its other sentences
-                    sentences.extend(x for x in composed.sentences if x not in sentences)
+                    sentences.extend(x for x in composed if x not in sentences)
                     continue
                 passage_zh = has_chinese(passage.text)
                 if hit is f.related:
@@ -261,7 +257,7 @@ class KnowledgeAnswerer:
                     sentences.append(ENGLISH_ONLY_ZH)
                 elif lang == "en" and passage_zh:
                     sentences.append(CHINESE_ONLY_EN)
-                sentences.extend(composed.sentences)
+                sentences.extend(composed)
                 sources.append(passage.id)
         text = _join(sentences)
         return KnowledgeAnswer(text, sources, score=covered[0].probability, lang=lang, sentences=sentences)
@@ -314,8 +310,8 @@ class KnowledgeAnswerer:
                         text = claims[0]
                         break
                 else:
-                    text = next((s for s in [*complete_sentences(text)[0], complete_sentences(text)[1]]
-                                 if makes_claims(s)), "")
+                    done, rest = complete_sentences(text)
+                    text = next((s for s in [*done, rest] if makes_claims(s)), "")
         except (GenerationError, TimeoutError) as exc:
             log.info("no summary from the model (%s)", exc or "timeout")
             return None
@@ -332,7 +328,7 @@ class KnowledgeAnswerer:
 
 
 def _is_repeat(lead: str, sentences: list[str]) -> bool:
-    """The lead only repeats the store's first sentence (nothing gained)."""
+    """The summary only repeats one of the store's sentences (nothing gained)."""
     norm = re.sub(r"\W+", " ", lead).strip().lower()
     return any(norm == re.sub(r"\W+", " ", s).strip().lower() for s in sentences)
 
@@ -340,7 +336,7 @@ def _is_repeat(lead: str, sentences: list[str]) -> bool:
 def _join(sentences: list[str]) -> str:
     out = ""
     for s in sentences:
-        if out and not (out.endswith(("。", "！", "？", "：")) and re.match(r"[\u3400-\u9fff]", s)):
+        if out and not (out.endswith(("。", "！", "？", "：")) and CJK.match(s)):
             lead_in = s in (ENGLISH_ONLY_ZH, CHINESE_ONLY_EN, RELATED_LEAD, RELATED_LEAD_ZH)
             out += "\n" if lead_in or out.endswith(("：", ":")) else " "
         out += s

@@ -23,9 +23,9 @@ knowledge answer is the store's own sentences:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from knowledge.documents import Passage
+from knowledge.query import content_words
 
 # Abbreviations whose dot does not end a sentence.
 _ABBREVIATIONS = re.compile(r"\b(?:[ap]\.m|U\.S|U\.K|e\.g|i\.e|etc|approx|Mr|Mrs|Ms|Dr|St|No|vs|Inc|Ltd|Co)\.",
@@ -64,26 +64,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _words(text: str) -> set[str]:
-    from knowledge.query import content_words
-
     return {w[:5] for w in content_words(text)}  # a crude stem: "returns" and "returned" meet
 
 
-@dataclass(frozen=True)
-class Composed:
-    """The store's sentences that answer a question, from one passage."""
-
-    passage: Passage
-    sentences: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        joiner = "" if all(re.search(r"[\u3400-\u9fff]$", s.rstrip("。！？")) or s.endswith(("。", "！", "？"))
-                           for s in self.sentences) else " "
-        return joiner.join(self.sentences)
-
-
-def compose(question: str, passage: Passage, max_sentences: int = 5) -> Composed:
+def compose(question: str, passage: Passage, max_sentences: int = 5) -> list[str]:
     """The sentences of `passage` that answer `question` with every condition
     kept, without the store's leading "Yes"/"No"."""
     parts = split_sentences(passage.text)
@@ -95,7 +79,7 @@ def compose(question: str, passage: Passage, max_sentences: int = 5) -> Composed
         first = _YES_NO.sub("", parts[0], count=1)
         if first != parts[0]:
             parts = ([first[0].upper() + first[1:]] if first else []) + parts[1:]
-    return Composed(passage, tuple(parts))
+    return parts
 
 
 def _product_facts(question: str, facts: list[str]) -> list[str]:

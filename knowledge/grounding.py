@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 
 from knowledge.compose import RESTRICTIVE
+from lm.language import has_chinese
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[a-z]+")
@@ -40,7 +41,6 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
 _NEGATIONS = frozenset("not no never cannot non without nor none nothing".split())
 _WORD_OR_PUNCT = re.compile(r"[a-z]+|[,.;:!?()]")
 _NEGATION_WINDOW = 3  # content words this close after a negation are negated
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _EXCEPTION = re.compile(r"\b(except|unless|only|excluding)\b", re.IGNORECASE)
 _QUALIFIED = re.compile(r"\b(but|except|unless|only|until|as long as|not|no longer|cannot)\b", re.IGNORECASE)
 _LEAD = re.compile(r"^\W*(yes|yeah|yep|sure|of course|absolutely|no|nope)\b", re.IGNORECASE)
@@ -136,7 +136,7 @@ def check_sentence(sentence: str, sources: list[str], question: str = "") -> str
     """None when `sentence` faithfully restates store sentences in `sources`;
     otherwise why not (for the log). English only: a sentence with Chinese
     characters is never accepted here (the store's Chinese text is quoted)."""
-    if not sentence.strip() or _CJK.search(sentence):
+    if not sentence.strip() or has_chinese(sentence):
         return "empty or not English"
     aligned = align(sentence, sources)
     if aligned is None:
@@ -168,7 +168,7 @@ def check_sentence(sentence: str, sources: list[str], question: str = "") -> str
 
 def makes_claims(text: str) -> bool:
     """False for text with no content word and no number ("Yes.", "Sure!")."""
-    return bool(content_words(text) or _NUMBER.search(text) or _CJK.search(text))
+    return bool(content_words(text) or _NUMBER.search(text) or has_chinese(text))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")

@@ -235,9 +235,12 @@ class Retriever:
              weights: Weights | None = None, exclude: frozenset[int] = frozenset()) -> list[Hit]:
         """Fuse the signals of `query` into the top passages; `exclude`d
         passages (positions) are left out, as if not in the knowledge."""
-        s = signals
-        fused = self.fuse(query, signals, weights, exclude)
+        return self.top(self.fuse(query, signals, weights, exclude), signals, top_k, exclude)
+
+    def top(self, fused: np.ndarray, signals: dict[str, np.ndarray], top_k: int = 5,
+            exclude: frozenset[int] = frozenset()) -> list[Hit]:
+        """The `top_k` passages by `fused` score (from `fuse`), best first, without the `exclude`d ones."""
         order = [i for i in np.argsort(-fused, kind="stable") if i not in exclude][:top_k]
-        own = s.get("multilingual_own", s["multilingual"])
-        return [Hit(self.passages[i], float(fused[i]), float(s["bm25"][i]), float(s["english"][i]),
+        own = signals.get("multilingual_own", signals["multilingual"])
+        return [Hit(self.passages[i], float(fused[i]), float(signals["bm25"][i]), float(signals["english"][i]),
                     float(own[i]), int(i)) for i in order]
