@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge.answerability import Answerability, question_features
-from knowledge.compose import asks_product_fact, compose
+from knowledge.compose import asks_product_fact, compose, without_product_fact_words
 from knowledge.followup import CONTEXT_WEIGHT, needs_context, without_lead
 from knowledge.grounding import check_sentence, complete_sentences, makes_claims
 from knowledge.query import (
     SpellingCorrector,
+    content_words,
     expand_abbreviations,
     focus,
     is_question,
@@ -152,7 +153,7 @@ class KnowledgeAnswerer:
         query = expand_abbreviations(self.corrector.correct(question)) if lang == "en" else question
         follow_up = bool(previous) and previous.strip() != question.strip() and needs_context(question)
         if (product is not None and product in self._by_id and asks_product_fact(question)
-                and (_POINTER.search(question) or len(re.findall(r"\w+", question)) <= SHORT_FOLLOW_UP)):
+                and (_POINTER.search(question) or self._short_follow_up(question, product))):
             # "is it in stock?" after "Do you sell a Dutch oven?": the product the conversation is about
             index = self._by_id[product]
             return Found(question, Hit(retriever.passages[index], 1.0, 0.0, 1.0, 1.0, index), 1.0)
@@ -191,6 +192,15 @@ class KnowledgeAnswerer:
                 related = hits[1]
         return Found(question, hits[0] if answers else None, probability, features=features, best=hits[0],
                      related=related)
+
+    def _short_follow_up(self, question: str, product: str) -> bool:
+        """"how much?" or "what sizes?" after a product: a few words, none of them naming something
+        else ("how much is shipping?" asks about shipping, not the product)."""
+        if len(re.findall(r"\w+", question)) > SHORT_FOLLOW_UP:
+            return False
+        passage = self.retriever.passages[self._by_id[product]]
+        known = set(content_words(f"{passage.title} {passage.text}"))
+        return all(word in known for word in content_words(without_product_fact_words(question)))
 
     def _find_best(self, part: str, lang: str, previous: str | None, product: str | None) -> Found:
         """`find` for a part that may begin with statements ("thanks, my sister loved

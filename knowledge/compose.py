@@ -52,9 +52,17 @@ _PRODUCT_FACTS = {
 }
 
 
+_ASKS_PRODUCT_FACT = re.compile("|".join(f"(?:{asks})" for _, asks in _PRODUCT_FACTS.values()), re.IGNORECASE)
+
+
 def asks_product_fact(question: str) -> bool:
     """True when `question` asks for a product's price, stock, colours, sizes or rating."""
-    return any(re.search(asks, question, re.IGNORECASE) for _, asks in _PRODUCT_FACTS.values())
+    return _ASKS_PRODUCT_FACT.search(question) is not None
+
+
+def without_product_fact_words(question: str) -> str:
+    """`question` without the words that ask for a product fact ("how much is shipping?" -> "is shipping?")."""
+    return _ASKS_PRODUCT_FACT.sub(" ", question)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -54,7 +54,8 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower().replace("n't", " not")) if w not in _STOP and len(w) > 2}
+    # two-letter words count: "to the UK" is a claim the store's text must make
+    return {_stem(w) for w in _WORD.findall(text.lower().replace("n't", " not")) if w not in _STOP and len(w) > 1}
 
 
 def _numbers_in_context(text: str) -> tuple[list[tuple[str, str, str]], set[tuple[str, str]]]:
@@ -87,7 +88,7 @@ def _negated_and_plain(text: str) -> tuple[set[str], set[str]]:
             since = 0
             continue
         since += 1
-        if token in _STOP or len(token) <= 2:
+        if token in _STOP or len(token) <= 1:
             continue
         (negated if since <= _NEGATION_WINDOW else plain).add(_stem(token))
     return negated, plain

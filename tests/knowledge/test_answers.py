@@ -255,6 +255,12 @@ async def test_a_second_part_about_the_product_of_the_first_stays_on_it(models):
     assert "restocked" not in answer.text
 
 
+async def test_a_short_question_about_something_else_leaves_the_product(models):
+    answer = await answerer(models).answer("how much is shipping?", "Do you sell a Dutch oven?",
+                                           context_sources=["product:KT-102"])
+    assert answer.sources[:1] == ["shipping-cost"]
+
+
 @pytest.mark.parametrize("previous, question, expected", [
     ("How long does shipping take?", "and for international orders?", "shipping-international"),
     ("How long does shipping take?", "what about returns?", "returns-cost"),

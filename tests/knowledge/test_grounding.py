@@ -57,3 +57,9 @@ def test_an_unqualified_yes_is_refused_where_the_store_makes_an_exception():
     question = "can I return sale items?"
     assert check_sentence("Yes, you can return items bought on sale within 30 days.", sale, question)
     assert check_sentence("Yes, but only items bought on sale, within 30 days.", sale, question) is None
+
+
+def test_a_place_from_the_question_is_no_evidence_even_when_short():
+    # "to the UK" came from the question only; the store's express figure is for the United States
+    question = "How long does express shipping take to the UK?"
+    assert check_sentence("Express shipping takes 1 to 2 business days to the UK.", SHIPPING, question)
