@@ -34,6 +34,7 @@ class ConfigError(Exception):
 class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8080
+    workers: int | None = None  # server processes on the one port; None: one per CPU core
     max_message_chars: int = 2000
     max_body_bytes: int = 65536
 
@@ -44,8 +45,11 @@ class SessionConfig:
     key_prefix: str = "shopkeep"
     ttl_s: int = 86400
     history_limit: int = 200
-    lock_lifetime_s: float = 60.0
-    lock_wait_s: float = 30.0
+    lock_lease_s: float = 10.0  # a crashed process's conversation is free again after this
+    lock_wait_s: float = 30.0  # a message waits at most this long for its turn (then 503 "busy")
+    pool_size: int = 50  # Redis connections per server process; more turns wait for one
+    pool_timeout_s: float = 5.0  # how long a command waits for a free connection (then 503)
+    command_timeout_s: float = 2.0  # how long a command waits for Redis's answer (then 503)
 
 
 @dataclass(frozen=True)
@@ -140,9 +144,10 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
             values[key] = value
         elif value is None:
             values[key] = value
-        elif isinstance(default, (int, float)):
+        elif isinstance(default, (int, float)) or str(known[key].type) in ("int | None", "float | None"):
+            kind = type(default) if default is not None else (int if "int" in str(known[key].type) else float)
             try:
-                values[key] = type(default)(value)
+                values[key] = kind(value)
             except (TypeError, ValueError):
                 raise ConfigError(f"'{name}.{key}' must be a number, got {value!r}") from None
         else:

@@ -7,8 +7,13 @@
        and also asks a question gets both)
     -> dialogue: decide the actions and run them (custom actions,
        responses, forms, answers from the store's knowledge)
-    -> save the session (one Redis transaction)
+    -> save the session (one atomic Redis script, only while the turn
+       still holds the lock)
     -> the bot's messages, for the channel to deliver
+
+A message that carries a `message_id` in its metadata is handled once: when a
+client resends it (its first try timed out, or a platform redelivers a
+webhook), the replies saved for it are sent again and nothing runs twice.
 """
 
 from __future__ import annotations
@@ -28,6 +33,22 @@ from lm.language import has_chinese
 SMALL_TALK = frozenset({"greet", "thank", "goodbye"})
 
 
+def replies_saved_for(history: list[dict], message_id) -> list[dict] | None:
+    """The bot's messages saved after the user message with `message_id`, or
+    None when no such message is in the history (it was never handled)."""
+    for i in range(len(history) - 1, -1, -1):
+        event = history[i]
+        if event.get("event") == "user" and (event.get("metadata") or {}).get("message_id") == message_id:
+            replies = []
+            for later in history[i + 1:]:
+                if later.get("event") == "user":
+                    break
+                if later.get("event") == "bot":
+                    replies.append({"text": later.get("text"), **(later.get("data") or {})})
+            return replies
+    return None
+
+
 @dataclass
 class Assistant:
     interpreter: Interpreter
@@ -43,13 +64,16 @@ class Assistant:
             # nothing to understand ("", "  ", "?", "...", a zero-width space): a short prompt,
             # and nothing stored or searched
             return [{"text": ASK_ZH if has_chinese(text) else ASK}]
-        async with self.locks.hold(sender_id):
+        async with self.locks.hold(sender_id) as held:
             session = await self.sessions.load(sender_id)
+            message_id = (metadata or {}).get("message_id")
+            if message_id is not None and (saved := replies_saved_for(session.history, message_id)) is not None:
+                return saved
             parse, questions = await asyncio.to_thread(self.understand, text)
             session.record({"event": "user", "text": text, "parse_data": parse,
                             "input_channel": channel, "metadata": metadata or {}})
             messages = await self.dialogue.respond(session, parse, on_text, questions)
-            await self.sessions.save(session)
+            await self.sessions.save(session, fence=held.fence)
         return messages
 
     def understand(self, text: str) -> tuple[dict, list[str]]:

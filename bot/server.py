@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
-import redis.asyncio as redis
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from bot.assembly import LoadedModels, load_models
 from bot.channels.rest import setup_rest_channel
@@ -18,8 +17,11 @@ from bot.dialogue.engine import Dialogue
 from bot.pipeline import Assistant
 from bot.sessions.embedded_redis import EmbeddedRedis
 from bot.sessions.lock import ConversationLock
+from bot.sessions.redis_client import connect, health_client, reason_of
 from bot.sessions.store import SessionStore
-from bot.typedefs import assistant_key, config_key, models_key, redis_key
+from bot.typedefs import assistant_key, config_key, health_redis_key, models_key, redis_key
+
+HEALTH_TIMEOUT_S = 0.8  # /health answers within a second even while Redis stalls
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,13 @@ async def redis_context(app: web.Application):
     if not url:
         embedded = EmbeddedRedis(config.data_dir / "redis")
         url = await asyncio.to_thread(embedded.start)
-    client = redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
-                            retry=Retry(ExponentialBackoff(cap=0.5), 2), health_check_interval=30)
+    sessions = config.sessions
+    client = connect(url, sessions.pool_size, sessions.pool_timeout_s, sessions.command_timeout_s)
     app[redis_key] = client
+    app[health_redis_key] = health_client(url, HEALTH_TIMEOUT_S / 2)
     yield
     await client.aclose()
+    await app[health_redis_key].aclose()
     if embedded:
         await asyncio.to_thread(embedded.stop)
 
@@ -69,27 +73,40 @@ async def assistant_context(app: web.Application):
         dialogue=Dialogue(models.domain, models.rules, actions, models.answerer),
         sessions=SessionStore(client, config.sessions.key_prefix, config.sessions.ttl_s,
                               config.sessions.history_limit),
-        locks=ConversationLock(client, config.sessions.key_prefix, config.sessions.lock_lifetime_s,
+        locks=ConversationLock(client, config.sessions.key_prefix, config.sessions.lock_lease_s,
                                config.sessions.lock_wait_s),
     )
     yield
+    await app[assistant_key].locks.drain()
     await actions.close()
 
 
+async def redis_health(app: web.Application) -> str:
+    """"ok", or why Redis did not answer a PING within HEALTH_TIMEOUT_S."""
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            await app[health_redis_key].ping()
+        return "ok"
+    except (RedisError, OSError, TimeoutError) as exc:
+        return f"{reason_of(exc)}: {type(exc).__name__}: {exc}".rstrip(": ")
+
+
 async def health(request: web.Request) -> web.Response:
+    """200 when Redis answers a PING within HEALTH_TIMEOUT_S, else 503 with the reason."""
     app = request.app
-    redis_ok = await app[assistant_key].sessions.ping()
+    redis_status = await redis_health(app)
     models = app[models_key]
     body = {
-        "status": "ok" if redis_ok else "unavailable",
-        "redis": "ok" if redis_ok else "unreachable",
+        "status": "ok" if redis_status == "ok" else "unavailable",
+        "redis": redis_status,
+        "worker": os.getpid(),
         "models": {
             "intents": f"ready ({len(models.interpreter.intents)} intents)",
             "knowledge": f"ready ({len(models.answerer.retriever.passages)} passages)",
             "lm": models.lm_status,
         },
     }
-    return web.json_response(body, status=200 if redis_ok else 503)
+    return web.json_response(body, status=200 if redis_status == "ok" else 503)
 
 
 def init_app(config: Config, models: LoadedModels | None = None) -> web.Application:

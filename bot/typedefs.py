@@ -11,5 +11,6 @@ from bot.pipeline import Assistant
 
 config_key = web.AppKey("config", Config)
 redis_key = web.AppKey("redis", redis.Redis)
+health_redis_key = web.AppKey("health_redis", redis.Redis)  # a separate small pool for /health
 models_key = web.AppKey("models", LoadedModels)
 assistant_key = web.AppKey("assistant", Assistant)

@@ -20,7 +20,7 @@ import logging
 from aiohttp import web
 
 from bot.sessions.lock import LockTimeout
-from bot.sessions.store import SessionStoreUnavailable
+from bot.sessions.redis_client import SessionStoreUnavailable
 from bot.typedefs import assistant_key, config_key
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,18 @@ async def parse_request(request: web.Request, max_chars: int) -> tuple[str, str,
     return sender, message, metadata
 
 
+def unavailable_response(exc: SessionStoreUnavailable | LockTimeout) -> web.Response:
+    """503 with the reason and when to retry: the message was not processed."""
+    if isinstance(exc, LockTimeout):
+        reason, retry_after, message = "busy", 5, str(exc)
+    else:
+        reason, retry_after = exc.reason, 1
+        message = "the session store (Redis) is unavailable; the message was not processed, please retry"
+    response = json_error(503, message, reason=reason, retry_after_s=retry_after, detail=str(exc))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
                 on_text=None) -> list[dict] | web.Response:
     """The bot's messages for a parsed request, or an error response."""
@@ -88,11 +100,11 @@ async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
         return await request.app[assistant_key].handle_turn(sender, message, metadata, channel="rest",
                                                             on_text=on_text)
     except SessionStoreUnavailable as exc:
-        log.error("conversation %s: session store unavailable: %s", sender, exc)
-        return json_error(503, "the session store (Redis) is unavailable; the message was not processed, "
-                               "please retry", detail=str(exc))
+        log.error("conversation %s: session store unavailable (%s): %s", sender, exc.reason, exc)
+        return unavailable_response(exc)
     except LockTimeout as exc:
-        return json_error(503, str(exc), retry_after_s=5)
+        log.warning("conversation %s: %s", sender, exc)
+        return unavailable_response(exc)
 
 
 async def webhook(request: web.Request) -> web.Response:

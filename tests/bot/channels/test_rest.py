@@ -67,9 +67,10 @@ async def test_redis_unreachable_gets_503(aiohttp_client, config, models):
     client = await aiohttp_client(init_app(closed, models))
     resp = await client.post(URL, json={"sender": "x", "message": "hi"})
     assert resp.status == 503
-    assert "Redis" in (await resp.json())["error"]
+    body = await resp.json()
+    assert "Redis" in body["error"] and body["reason"] == "down" and resp.headers["Retry-After"] == "1"
     health = await client.get("/health")
-    assert health.status == 503 and (await health.json())["redis"] == "unreachable"
+    assert health.status == 503 and (await health.json())["redis"].startswith("down")
 
 
 async def test_redis_going_away_mid_conversation_gets_503_and_nothing_half_written(

@@ -54,10 +54,21 @@ async def test_other_conversations_do_not_wait(clients):
             pass
 
 
+def crash(lock_holder_tasks) -> None:
+    """What a killed process leaves: a held lock that nobody renews or releases."""
+    for task in lock_holder_tasks:
+        task.cancel()
+
+
+def renewals() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t.get_coro().__name__ == "_keep_renewed"]
+
+
 async def test_a_crashed_holder_is_released_when_its_lease_runs_out(clients):
-    lock_a, lock_b = locks(clients, lifetime_s=0.3, wait_s=5)
+    lock_a, lock_b = locks(clients, lease_s=0.3, wait_s=5)
     holder = lock_a.hold("conv")
     await holder.__aenter__()  # acquired and never released: the worker "died"
+    crash(renewals())
     started = asyncio.get_running_loop().time()
     async with lock_b.hold("conv"):
         waited = asyncio.get_running_loop().time() - started
@@ -65,7 +76,7 @@ async def test_a_crashed_holder_is_released_when_its_lease_runs_out(clients):
 
 
 async def test_waiting_too_long_raises_and_does_not_block_later_turns(clients):
-    lock_a, lock_b = locks(clients, wait_s=0.2, lifetime_s=5)
+    lock_a, lock_b = locks(clients, wait_s=0.2, lease_s=5)
     async with lock_a.hold("conv"):
         with pytest.raises(LockTimeout):
             async with lock_b.hold("conv"):
@@ -78,7 +89,10 @@ async def test_waiting_too_long_raises_and_does_not_block_later_turns(clients):
 
 async def test_unreachable_redis_is_reported_as_unavailable():
     client = redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    with pytest.raises(SessionStoreUnavailable):
-        async with ConversationLock(client).hold("conv"):
+    lock = ConversationLock(client, lease_s=0.2)
+    with pytest.raises(SessionStoreUnavailable) as raised:
+        async with lock.hold("conv"):
             pass
+    assert raised.value.reason == "down"
+    await lock.drain()
     await client.aclose()
