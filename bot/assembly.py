@@ -37,8 +37,14 @@ class LoadedModels:
     answerer: KnowledgeAnswerer
     domain: Domain
     rules: RuleBook
-    lm_status: str = "none"  # the model's file name, "none", or why it is unavailable
+    lm_status: str = "none"  # the model's file name, "none", "not loaded yet", or why it is unavailable
     notes: list[str] = field(default_factory=list)
+
+    def attach_generator(self, config: Config) -> None:
+        """Load the configured chat model now (blocking): for models loaded
+        with_lm=False in a parent process, once per worker after the fork."""
+        generator, self.lm_status = load_generator(config)
+        self.answerer.generator = generator
 
 
 def models_dir(config: Config) -> Path:
@@ -121,13 +127,24 @@ def build_answerer(config: Config, retriever: Retriever, generator: Generator | 
                              min_probability=k.min_answer_probability)
 
 
-def load_models(config: Config) -> LoadedModels:
+LM_DEFERRED = "not loaded yet"
+
+
+def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
+    """Everything the bot needs, loaded (and trained or indexed if changed).
+
+    with_lm=False leaves the chat model out (lm_status LM_DEFERRED), for a
+    parent process whose forked workers each call attach_generator."""
     domain = Domain.load(config.dialogue.domain)
     rules = RuleBook.load(config.dialogue.rules, domain)
     interpreter = train_intents(config)
     unknown = set(interpreter.intents) - set(domain.intents)
     if unknown:
         log.warning("intents in the training data but not in the domain: %s", ", ".join(sorted(unknown)))
-    generator, lm_status = load_generator(config)
-    retriever = load_retriever(config, generator)
+    generator, lm_status = load_generator(config) if with_lm or config.knowledge.translate_titles else (None, "")
+    retriever = load_retriever(config, generator)  # the generator writes missing title translations
+    if not with_lm:
+        if generator is not None:
+            generator.close()
+        generator, lm_status = None, LM_DEFERRED
     return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, rules, lm_status)

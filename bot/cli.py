@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from logging.handlers import RotatingFileHandler
@@ -19,18 +20,32 @@ def _setup_logging(config, verbose: bool) -> None:
     logs.mkdir(parents=True, exist_ok=True)
     handlers = [logging.StreamHandler(), RotatingFileHandler(logs / "shopkeep.log", maxBytes=10 << 20, backupCount=3)]
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+
+
+def default_workers() -> int:
+    """One server process per CPU core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def cmd_run(args: argparse.Namespace, config) -> int:
+    server = replace(config.server, host=args.host or config.server.host, port=args.port or config.server.port)
+    workers = args.workers or config.server.workers or default_workers()
+    if workers < 1:
+        print("shopkeep: --workers must be at least 1", file=sys.stderr)
+        return 2
+    config = replace(config, server=replace(server, workers=workers))
+    print(f"shopkeep: serving {config.store_name} on http://{server.host}:{server.port} with {workers} "
+          f"worker process{'es' if workers > 1 else ''} (data in {config.data_dir})", flush=True)
+    if workers > 1:
+        from bot.workers import serve
+
+        serve(config, workers)
+        return 0
     from aiohttp import web
 
     from bot.server import init_app
 
-    server = replace(config.server, host=args.host or config.server.host, port=args.port or config.server.port)
-    config = replace(config, server=server)
-    print(f"shopkeep: serving {config.store_name} on http://{server.host}:{server.port} "
-          f"(data in {config.data_dir})", flush=True)
     web.run_app(init_app(config), host=server.host, port=server.port, print=None)
     return 0
 
@@ -62,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "starts an embedded Redis unless REDIS_URL is set.")
     run.add_argument("--host", help="address to listen on (default from config: 0.0.0.0)")
     run.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="server processes sharing the port and the Redis (default from config, else one "
+                          "per CPU core); models are loaded once and shared")
     run.set_defaults(func=cmd_run)
 
     prepare = sub.add_parser("prepare", help="train the intent model, index the knowledge, join model files",
@@ -78,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "nlu":  # stands alone: no store config needed
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                            format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
         try:
             return args.func(args)
         except NLU_ERRORS as exc:

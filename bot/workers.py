@@ -1,0 +1,137 @@
+"""Several server processes on one port: `shopkeep run --workers N`.
+
+The parent loads the models once (training or indexing first if the data
+changed), then forks the workers, so they share the weights copy-on-write
+instead of holding a copy each. Each worker serves the app on its own socket
+bound with SO_REUSEPORT: the kernel spreads new connections evenly over the
+workers' sockets. (Measured: with gunicorn's single shared socket, whichever
+worker was awake accepted most of a burst of keep-alive connections; one
+worker did twice the other's work and throughput swung between 172 and 260
+turns/s from run to run.) Each worker opens its own Redis pool and loads its
+own language model; a llama.cpp GGUF is memory-mapped, so its weights are
+shared through the page cache too.
+
+The parent restarts a worker that dies and stops them all on SIGTERM/SIGINT.
+Each worker runs torch on one thread: the workers are the parallelism, and an
+OpenMP thread pool started in the parent does not survive a fork (a worker
+that used two threads hung on its first message).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import time
+from dataclasses import replace
+
+from bot.config import Config
+
+log = logging.getLogger(__name__)
+
+CRASH_WINDOW_S = 10.0  # a worker that dies this soon after starting...
+MAX_QUICK_CRASHES = 5  # ...this many times in a row stops the server instead of restarting forever
+
+
+class WorkerCrashLoop(Exception):
+    """Workers kept dying right after they started."""
+
+
+def _worker(config: Config, models) -> None:
+    """The body of one forked worker; never returns."""
+    import torch
+    from aiohttp import web
+
+    from bot.server import init_app
+
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        torch.set_num_threads(1)
+        server = config.server
+        web.run_app(init_app(config, models), host=server.host, port=server.port, reuse_port=True,
+                    print=None)
+    except BaseException:
+        log.exception("worker %d failed", os.getpid())
+        code = 1
+    finally:
+        os._exit(code)  # never run the parent's clean-up (it owns the embedded Redis)
+
+
+class Workers:
+    """Forks and supervises `count` workers serving init_app(config, models)."""
+
+    def __init__(self, config: Config, models, count: int):
+        self.config, self.models, self.count = config, models, count
+        self.pids: dict[int, float] = {}  # pid -> start time
+        self.stopping = False
+        self.quick_crashes = 0
+
+    def spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            _worker(self.config, self.models)
+        self.pids[pid] = time.monotonic()
+        log.info("worker %d started", pid)
+
+    def stop(self, signum=None, frame=None) -> None:
+        self.stopping = True
+        for pid in list(self.pids):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> None:
+        """Start the workers and wait; returns once all have stopped after stop()."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        for _ in range(self.count):
+            self.spawn()
+        while self.pids:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            started = self.pids.pop(pid, None)
+            if started is None:  # not a worker (e.g. a process a library started)
+                continue
+            if self.stopping:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            self.quick_crashes = self.quick_crashes + 1 if time.monotonic() - started < CRASH_WINDOW_S else 0
+            if self.quick_crashes >= MAX_QUICK_CRASHES:
+                self.stop()
+                raise WorkerCrashLoop(f"workers died {self.quick_crashes} times right after starting "
+                                      f"(last exit code {code}); see the log")
+            log.error("worker %d exited with %s; starting another", pid, code)
+            self.spawn()
+
+
+def serve(config: Config, workers: int) -> None:
+    """Serve on config.server.host:port with `workers` processes until SIGTERM/SIGINT.
+
+    Without a REDIS_URL the embedded Redis is started here, once, for all
+    workers. Raises WorkerCrashLoop when workers keep dying at start."""
+    from bot.assembly import load_models
+    from bot.sessions.embedded_redis import EmbeddedRedis
+
+    embedded = None
+    if not config.sessions.redis_url:
+        embedded = EmbeddedRedis(config.data_dir / "redis")
+        config = replace(config, sessions=replace(config.sessions, redis_url=embedded.start()))
+    try:
+        models = load_models(config, with_lm=False)
+        # Keep the garbage collector off the loaded objects: its passes write to every
+        # object they visit, which copies the shared pages into each worker.
+        gc.collect()
+        gc.freeze()
+        log.info("models loaded once; forking %d workers", workers)
+        Workers(config, models, workers).run()
+    finally:
+        if embedded:
+            embedded.stop()
