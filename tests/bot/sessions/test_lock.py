@@ -94,5 +94,5 @@ async def test_unreachable_redis_is_reported_as_unavailable():
         async with lock.hold("conv"):
             pass
     assert raised.value.reason == "down"
-    await lock.drain()
+    await lock.drain(timeout_s=0.1)
     await client.aclose()
