@@ -706,6 +706,7 @@ def recovery(conversations: list[Conversation], fault: Fault) -> dict[str, Any]:
         return {}
     end = fault.end
     times: list[float] = []
+    answered: list[float] = []  # first good reply ending after the fault, whenever its request was sent
     unrecovered = 0
     last_error = None
     for conv in conversations:
@@ -716,6 +717,7 @@ def recovery(conversations: list[Conversation], fault: Fault) -> dict[str, Any]:
         ok = [a.end for a in after if a.ok and not a.degraded]
         if ok:
             times.append(min(ok) - end)
+            answered.append(min(a.end for a in attempts if a.ok and not a.degraded and a.end >= end) - end)
         else:
             unrecovered += 1
         errors = [a.end for a in attempts if (not a.ok or a.degraded) and a.end > end]
@@ -726,6 +728,8 @@ def recovery(conversations: list[Conversation], fault: Fault) -> dict[str, Any]:
         "running_conversations": len(times) + unrecovered,
         "unrecovered_conversations": unrecovered,
         "median_recovery_s": round(percentile(times, 50), 2) if times else None,
+        "first_answer_s": round(max(answered), 2) if answered and not unrecovered else None,
+        "median_first_answer_s": round(percentile(answered, 50), 2) if answered else None,
         "last_error_after_fault_s": None if last_error is None else round(last_error, 2),
     }
 
@@ -842,6 +846,9 @@ def report(f: dict[str, Any], show_timeline: bool) -> str:
                 f" {fault['unrecovered_conversations']} never recovered); last error or apology "
                 + ("none" if fault["last_error_after_fault_s"] is None
                    else f"{fault['last_error_after_fault_s']} s after the fault"))
+            lines.append(f"            every conversation answered again {fault['first_answer_s']} s after the fault "
+                         f"(median {fault['median_first_answer_s']} s); recovery above counts only messages "
+                         "sent after it")
     for name, m in f["memory_mb"].items():
         lines.append(f"memory      {name}: PSS {m['pss_mb']} MB, RSS {m['rss_mb']} MB ({m['processes']} processes)")
     lines.append(f"replies     {f['degraded_replies']} apologies (--degraded-pattern), {f['empty_replies']} empty; "

@@ -147,6 +147,4 @@ def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
         if generator is not None:
             generator.close()
         generator, lm_status = None, LM_DEFERRED
-    answerer = build_answerer(config, retriever, generator)
-    answerer.warm_up()
-    return LoadedModels(interpreter, answerer, domain, rules, lm_status)
+    return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, rules, lm_status)

@@ -188,14 +188,15 @@ def _post(port: int, path: str, body: dict | None = None, timeout: float = 30) -
         return exc.code, json.load(exc)
 
 
-def test_two_worker_processes_keep_one_conversations_messages_in_order(config, models, redis_server):
+def test_two_worker_processes_keep_one_conversations_messages_in_order(config, models, redis_server, tmp_path):
     """`shopkeep run --workers 2` on the shared Redis: both workers serve, a
     conversation's messages are handled in order, and a killed worker is replaced."""
     port = free_port()
     env = {**os.environ, "SHOPKEEP_DATA_DIR": str(config.data_dir), "SHOPKEEP_LM_MODEL": "none",
            "REDIS_URL": redis_server.url}
+    log = (tmp_path / "server.log").open("w")  # a file, not a pipe: an unread pipe fills and blocks the workers
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -204,7 +205,7 @@ def test_two_worker_processes_keep_one_conversations_messages_in_order(config, m
                     break
             except OSError:
                 pass
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.3)
         workers = set()
@@ -251,10 +252,11 @@ def test_two_worker_processes_keep_one_conversations_messages_in_order(config, m
                 served.add(_post(port, "/health", timeout=5)[1]["worker"])
             except OSError:
                 time.sleep(0.1)
-        assert survivor in served and killed not in served and len(served) == 2
+        assert survivor in served and killed not in served and len(served) == 2, served
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
