@@ -175,7 +175,28 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         source=path.resolve(),
         **sections,
     )
-    return apply_env(config, env)
+    return check_ranges(apply_env(config, env))
+
+
+# (section, setting, smallest allowed value, whether the smallest is excluded)
+_RANGES = [
+    ("server", "workers", 1, False),
+    ("sessions", "pool_size", 1, False),
+    ("sessions", "pool_timeout_s", 0, True),
+    ("sessions", "command_timeout_s", 0, True),
+    ("sessions", "lock_lease_s", 0, True),
+    ("sessions", "lock_wait_s", 0, False),
+]
+
+
+def check_ranges(config: Config) -> Config:
+    """Raise ConfigError for a setting outside its range (a pool of 0 connections, a negative timeout)."""
+    for section, key, low, exclusive in _RANGES:
+        value = getattr(getattr(config, section), key)
+        if value is not None and (value <= low if exclusive else value < low):
+            raise ConfigError(f"'{section}.{key}' must be {'more than' if exclusive else 'at least'} {low}, "
+                              f"got {value!r}")
+    return config
 
 
 def apply_env(config: Config, env: dict[str, str]) -> Config:

@@ -50,3 +50,24 @@ def test_flags_must_be_booleans(tmp_path):
     path.write_text("nlu:\n  finetune: sometimes\n")
     with pytest.raises(ConfigError, match="'nlu.finetune' must be true or false"):
         load_config(path, env={})
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("sessions: {pool_size: 0}", "'sessions.pool_size' must be at least 1"),
+    ("sessions: {command_timeout_s: 0}", "'sessions.command_timeout_s' must be more than 0"),
+    ("sessions: {lock_lease_s: -1}", "'sessions.lock_lease_s' must be more than 0"),
+    ("server: {workers: 0}", "'server.workers' must be at least 1"),
+    ("server: {workers: two}", "'server.workers' must be a number"),
+])
+def test_pool_lock_and_worker_settings_out_of_range_are_clear_errors(tmp_path, text, fragment):
+    path = tmp_path / "shopkeep.yml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(path, env={})
+
+
+def test_workers_and_pool_settings_are_read(tmp_path):
+    path = tmp_path / "shopkeep.yml"
+    path.write_text("server: {workers: 3}\nsessions: {pool_size: 8, pool_timeout_s: 1.5}\n")
+    config = load_config(path, env={})
+    assert config.server.workers == 3 and config.sessions.pool_size == 8 and config.sessions.pool_timeout_s == 1.5
