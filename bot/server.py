@@ -57,8 +57,9 @@ def models_context(preloaded: LoadedModels | None):
         owns_generator = preloaded is None or models.lm_status == LM_DEFERRED
         if models.lm_status == LM_DEFERRED:  # a worker forked from a parent that loaded the rest
             await asyncio.to_thread(models.attach_generator, app[config_key])
-        # so the first shopper's question does not wait seconds for the spelling dictionary
-        await asyncio.to_thread(models.answerer.warm_up)
+        if preloaded is None:  # (a forked worker's parent has done it)
+            # so that the first shopper's question does not wait seconds for the spelling dictionary
+            await asyncio.to_thread(models.answerer.warm_up)
         app[models_key] = models
         yield
         generator = models.answerer.generator

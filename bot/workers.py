@@ -1,8 +1,8 @@
 """Several server processes on one port: `shopkeep run --workers N`.
 
-The parent loads the models once (training or indexing first if the data
-changed), then forks the workers, so they share the weights copy-on-write
-instead of holding a copy each. Each worker serves the app on its own socket
+The parent loads the models and answering's dictionaries once (training or
+indexing first if the data changed), then forks the workers, so they share
+them copy-on-write instead of holding a copy each. Each worker serves the app on its own socket
 bound with SO_REUSEPORT: the kernel spreads new connections evenly over the
 workers' sockets. (Measured: with gunicorn's single shared socket, whichever
 worker was awake accepted most of a burst of keep-alive connections; one
@@ -19,6 +19,8 @@ that used two threads hung on its first message).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
@@ -32,6 +34,18 @@ log = logging.getLogger(__name__)
 
 CRASH_WINDOW_S = 10.0  # a worker that dies this soon after starting...
 MAX_QUICK_CRASHES = 5  # ...this many times in a row stops the server instead of restarting forever
+
+
+def _return_free_memory() -> None:
+    """Give the parent's freed heap back to the system before forking (glibc's
+    malloc_trim). Otherwise the workers' allocator reuses those free pages,
+    copying each into every worker: loading the dictionaries in the parent
+    then cost 200 MB more in total than loading them in each worker; with the
+    trim it saved about 100 MB (PSS, two workers, Qwen 0.5B)."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 class WorkerCrashLoop(Exception):
@@ -128,7 +142,9 @@ def serve(config: Config, workers: int) -> None:
         models = load_models(config, with_lm=False)
         # Keep the garbage collector off the loaded objects: its passes write to every
         # object they visit, which copies the shared pages into each worker.
+        models.answerer.warm_up()  # the spelling and Chinese dictionaries, shared by the workers
         gc.collect()
+        _return_free_memory()
         gc.freeze()
         log.info("models loaded once; forking %d workers", workers)
         Workers(config, models, workers).run()

@@ -220,9 +220,8 @@ class KnowledgeAnswerer:
         """Load what answering otherwise loads on the first question: SymSpell's
         English dictionary (145 MB), jieba's Chinese dictionary (78 MB) and
         language identification, by answering one English and one Chinese
-        question. Blocking, a few seconds; each server process does it at
-        start. (Done once in the parent before forking workers instead, the
-        total memory with two workers rose by 200 MB: measured, not kept.)"""
+        question. Blocking, a few seconds: a server does it at start, or its
+        parent before forking workers (bot/workers.py)."""
         for question in ("how long does shiping take?", "运费多少？"):
             self.retrieve(question)
 
