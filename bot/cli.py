@@ -30,7 +30,7 @@ def default_workers() -> int:
 
 def cmd_run(args: argparse.Namespace, config) -> int:
     server = replace(config.server, host=args.host or config.server.host, port=args.port or config.server.port)
-    workers = args.workers or config.server.workers or default_workers()
+    workers = args.workers if args.workers is not None else config.server.workers or default_workers()
     if workers < 1:
         print("shopkeep: --workers must be at least 1", file=sys.stderr)
         return 2

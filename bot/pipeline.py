@@ -33,12 +33,15 @@ from lm.language import has_chinese
 SMALL_TALK = frozenset({"greet", "thank", "goodbye"})
 
 
-def replies_saved_for(history: list[dict], message_id) -> list[dict] | None:
-    """The bot's messages saved after the user message with `message_id`, or
-    None when no such message is in the history (it was never handled)."""
+def replies_saved_for(history: list[dict], message_id, text: str) -> list[dict] | None:
+    """The bot's messages saved after the user message with `message_id` and
+    the same `text`, or None when there is none (it was never handled). A
+    different text under a used id is a new message (a client that restarted
+    its ids), not a resend."""
     for i in range(len(history) - 1, -1, -1):
         event = history[i]
-        if event.get("event") == "user" and (event.get("metadata") or {}).get("message_id") == message_id:
+        if (event.get("event") == "user" and (event.get("metadata") or {}).get("message_id") == message_id
+                and event.get("text") == text):
             replies = []
             for later in history[i + 1:]:
                 if later.get("event") == "user":
@@ -67,7 +70,7 @@ class Assistant:
         async with self.locks.hold(sender_id) as held:
             session = await self.sessions.load(sender_id)
             message_id = (metadata or {}).get("message_id")
-            if message_id is not None and (saved := replies_saved_for(session.history, message_id)) is not None:
+            if message_id is not None and (saved := replies_saved_for(session.history, message_id, text)) is not None:
                 return saved
             parse, questions = await asyncio.to_thread(self.understand, text)
             session.record({"event": "user", "text": text, "parse_data": parse,

@@ -67,6 +67,8 @@ def _worker(config: Config, models) -> None:
         server = config.server
         web.run_app(init_app(config, models), host=server.host, port=server.port, reuse_port=True,
                     print=None)
+    except (KeyboardInterrupt, SystemExit):  # stopped (aiohttp's GracefulExit), even while starting
+        pass
     except BaseException:
         log.exception("worker %d failed", os.getpid())
         code = 1

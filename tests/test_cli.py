@@ -27,6 +27,12 @@ def test_a_bad_config_is_one_clear_line(tmp_path):
     assert out.returncode == 2 and "unknown section(s): servers" in out.stderr
 
 
+def test_zero_workers_is_refused(tmp_path):
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path)}
+    out = subprocess.run(SHOPKEEP + ["run", "--workers", "0"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and "--workers must be at least 1" in out.stderr
+
+
 @pytest.mark.integration
 def test_shopkeep_run_serves_a_grounded_answer_with_embedded_redis_and_a_real_model(tmp_path):
     port = free_port()

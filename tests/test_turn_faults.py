@@ -163,6 +163,16 @@ async def test_a_resent_message_id_is_answered_once(client):
     assert sum(e["event"] == "user" for e in history) == 1
 
 
+async def test_a_reused_message_id_with_another_text_is_a_new_message(client):
+    """A client that restarts its ids must not lose messages."""
+    await client.post(URL, json={"sender": "m2", "message": "where is my order SK-1002",
+                                 "metadata": {"message_id": "1"}})
+    resp = await client.post(URL, json={"sender": "m2", "message": "thanks", "metadata": {"message_id": "1"}})
+    assert "SK-1002" not in " ".join(m.get("text", "") for m in await resp.json())
+    history = (await client.app[assistant_key].sessions.load("m2")).history
+    assert [e["text"] for e in history if e["event"] == "user"] == ["where is my order SK-1002", "thanks"]
+
+
 async def test_a_save_whose_lock_has_lapsed_saves_nothing(client):
     assistant = client.app[assistant_key]
     async with assistant.locks.hold("z1") as held:

@@ -192,7 +192,9 @@ class ConversationLock:
             if time.monotonic() > deadline:
                 raise LockTimeout(f"conversation {sender_id} is busy; waited {self.wait_s:.0f} s")
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
+            # at most 25 ms between polls: a conversation's queued messages follow each other closely
+            # (at 100 ms, ten messages sent at once took 10 times as long as ten sent one by one)
+            delay = min(delay * 1.5, 0.025)
 
     @asynccontextmanager
     async def hold(self, sender_id: str) -> AsyncIterator[Held]:

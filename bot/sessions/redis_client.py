@@ -55,7 +55,7 @@ def unavailable(what: str, exc: BaseException) -> SessionStoreUnavailable:
     """A SessionStoreUnavailable for a failed `what` ("load the session"), with its reason."""
     reason = reason_of(exc)
     explained = {
-        POOL_EXHAUSTED: "no Redis connection came free in time",
+        POOL_EXHAUSTED: "no Redis connection came free in time (all were busy: heavy load, or Redis is stalled)",
         TIMEOUT: "Redis did not answer in time",
         DOWN: "Redis is unreachable",
         ERROR: "Redis answered with an error",
