@@ -264,7 +264,7 @@ class ConversationLock:
                               sender_id, exc)
                     return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, 0.2)
 
     async def drain(self, timeout_s: float = 2.0) -> None:
         """Before shutting down: wait up to timeout_s for background releases,
