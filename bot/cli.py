@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(config, args.verbose)
     try:
         return args.func(args, config)
-    except KnowledgeError as exc:
+    except (KnowledgeError, OSError) as exc:  # a bad knowledge file, a port in use, a missing file
         print(f"shopkeep: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a clear one-line error for store owners; the log has the traceback

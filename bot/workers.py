@@ -25,6 +25,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import time
 from dataclasses import replace
 
@@ -128,6 +129,19 @@ class Workers:
             self.spawn()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError with a clear message when host:port cannot be bound, before
+    any model is loaded (otherwise every worker would die at start)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def serve(config: Config, workers: int) -> None:
     """Serve on config.server.host:port with `workers` processes until SIGTERM/SIGINT.
 
@@ -136,6 +150,7 @@ def serve(config: Config, workers: int) -> None:
     from bot.assembly import load_models
     from bot.sessions.embedded_redis import EmbeddedRedis
 
+    check_port_free(config.server.host, config.server.port)
     embedded = None
     if not config.sessions.redis_url:
         embedded = EmbeddedRedis(config.data_dir / "redis")

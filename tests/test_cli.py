@@ -33,6 +33,20 @@ def test_zero_workers_is_refused(tmp_path):
     assert out.returncode == 2 and "--workers must be at least 1" in out.stderr
 
 
+def test_a_port_in_use_is_one_clear_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path)}
+        out = subprocess.run(SHOPKEEP + ["run", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 @pytest.mark.integration
 def test_shopkeep_run_serves_a_grounded_answer_with_embedded_redis_and_a_real_model(tmp_path):
     port = free_port()
