@@ -151,6 +151,15 @@ def serve(config: Config, workers: int) -> None:
     from bot.sessions.embedded_redis import EmbeddedRedis
 
     check_port_free(config.server.host, config.server.port)
+    stop_requested = []
+
+    def stop_while_starting(signum, frame):
+        # loading takes seconds: a stop then must still stop the embedded Redis (the finally below)
+        stop_requested.append(signum)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop_while_starting)
+    signal.signal(signal.SIGINT, stop_while_starting)
     embedded = None
     if not config.sessions.redis_url:
         embedded = EmbeddedRedis(config.data_dir / "redis")
@@ -163,6 +172,8 @@ def serve(config: Config, workers: int) -> None:
         gc.collect()
         _return_free_memory()
         gc.freeze()
+        if stop_requested:  # a library swallowed the SystemExit: stop anyway, before forking
+            raise SystemExit(128 + stop_requested[0])
         log.info("models loaded once; forking %d workers", workers)
         Workers(config, models, workers).run()
     finally:

@@ -67,7 +67,10 @@ class EmbeddedRedis:
             "--logfile", str((self.directory / "redis.log").resolve()),
             "--daemonize", "no",
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its own session: a Ctrl-C in the terminal goes to shopkeep, which finishes its turns and then
+        # stops Redis, instead of Redis dying first under the turns still running.
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
