@@ -161,16 +161,16 @@ def serve(config: Config, workers: int) -> None:
     signal.signal(signal.SIGTERM, stop_while_starting)
     signal.signal(signal.SIGINT, stop_while_starting)
     embedded = None
-    if not config.sessions.redis_url:
-        embedded = EmbeddedRedis(config.data_dir / "redis")
-        config = replace(config, sessions=replace(config.sessions, redis_url=embedded.start()))
     try:
+        if not config.sessions.redis_url:
+            embedded = EmbeddedRedis(config.data_dir / "redis")
+            config = replace(config, sessions=replace(config.sessions, redis_url=embedded.start()))
         models = load_models(config, with_lm=False)
-        # Keep the garbage collector off the loaded objects: its passes write to every
-        # object they visit, which copies the shared pages into each worker.
         models.answerer.warm_up()  # the spelling and Chinese dictionaries, shared by the workers
         gc.collect()
         _return_free_memory()
+        # Keep the garbage collector off the loaded objects: its passes write to every
+        # object they visit, which copies the shared pages into each worker.
         gc.freeze()
         if stop_requested:  # a library swallowed the SystemExit: stop anyway, before forking
             raise SystemExit(128 + stop_requested[0])

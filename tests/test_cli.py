@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -83,3 +84,35 @@ def test_shopkeep_run_serves_a_grounded_answer_with_embedded_redis_and_a_real_mo
     while (tmp_path / "redis" / "redis.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not (tmp_path / "redis" / "redis.pid").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("signum, after_s", [(signal.SIGTERM, 0), (signal.SIGINT, 0), (signal.SIGTERM, 2),
+                                             (signal.SIGINT, 2)])
+def test_a_stop_while_the_models_load_also_stops_the_embedded_redis(tmp_path, signum, after_s):
+    """Stopped while Redis starts (0 s) or while the intent model trains (2 s)."""
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path), "SHOPKEEP_LM_MODEL": "none"}
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen(SHOPKEEP + ["run", "--host", "127.0.0.1", "--port", str(free_port()), "--workers", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pidfile = tmp_path / "redis" / "redis.pid"
+    deadline = time.monotonic() + 60
+    while not pidfile.exists():  # Redis is up; the intent model is being trained
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    time.sleep(after_s)
+    redis_pid = int(pidfile.read_text())
+    proc.send_signal(signum)
+    assert proc.wait(timeout=30) != 0
+    deadline = time.monotonic() + 10
+    while _alive(redis_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(redis_pid), "the embedded Redis was left running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
