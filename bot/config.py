@@ -9,9 +9,12 @@ its whole configuration in one folder.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from limits import parse as parse_rate_limit
 
 from bot.yaml_files import read_yaml
 
@@ -24,6 +27,10 @@ ENV_CONFIG = "SHOPKEEP_CONFIG"
 ENV_REDIS_URL = "REDIS_URL"
 ENV_ACTION_ENDPOINT = "ACTION_ENDPOINT"
 ENV_LM_MODEL = "SHOPKEEP_LM_MODEL"
+# Signs the conversation tokens the widget and the socket.io channel hand out. Without it
+# a random key is made once and kept in the data directory (data/secret_key, mode 0600).
+ENV_SECRET_KEY = "SHOPKEEP_SECRET_KEY"
+SECRET_KEY_FILE = "secret_key"
 
 
 class ConfigError(Exception):
@@ -95,6 +102,27 @@ class ActionsConfig:
 
 
 @dataclass(frozen=True)
+class WidgetConfig:
+    """The website widget (bot/channels/widget.py) and the socket.io channel share these."""
+    enabled: bool = True
+    # Pages that may open the chat, as origins ("https://shop.example.com"); the bot's own
+    # origin (its demo page) is always allowed. "*" allows any site (not for production).
+    allowed_origins: tuple[str, ...] = ()
+    token_max_age_days: float = 30.0  # a conversation token older than this is refused (HTTP 401)
+    max_frame_bytes: int = 16384  # a bigger WebSocket frame closes the socket (code 1009)
+    # "N per PERIOD" in the `limits` package's notation ("10/10 seconds", "60/minute").
+    rate_limit_conversation: str = "10/10 seconds"  # messages per conversation
+    rate_limit_ip: str = "60/minute"  # messages per client IP address, all its conversations
+    connections_per_ip: str = "30/minute"  # new sockets per client IP address
+    socketio: bool = True  # Rasa's socket.io channel at /socket.io (rasa-webchat and similar widgets)
+
+
+@dataclass(frozen=True)
+class ChannelsConfig:
+    widget: WidgetConfig = field(default_factory=WidgetConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     store_name: str = "our store"
     data_dir: Path = Path("data")
@@ -105,6 +133,7 @@ class Config:
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     lm: LmConfig = field(default_factory=LmConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     source: Path | None = None
 
 
@@ -139,6 +168,11 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
             if not all(isinstance(v, str) and v for v in items):
                 raise ConfigError(f"'{name}.{key}' must be a path or a list of paths, got {value!r}")
             values[key] = tuple((base / v).resolve() for v in items)
+        elif "tuple[str" in str(known[key].type):
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str) and v for v in items):
+                raise ConfigError(f"'{name}.{key}' must be a string or a list of strings, got {value!r}")
+            values[key] = tuple(items)
         elif "Path" in str(known[key].type):
             values[key] = None if value is None else (base / str(value)).resolve()
         elif "bool" in str(known[key].type):
@@ -158,6 +192,20 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
     return cls(**values)
 
 
+def _channels(raw: Any, base: Path) -> ChannelsConfig:
+    """The `channels:` section: one mapping per channel."""
+    if raw is None:
+        return ChannelsConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"section 'channels' must be a mapping, got {type(raw).__name__}")
+    known = {f.name: f for f in fields(ChannelsConfig)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown channel(s) in 'channels': {', '.join(sorted(unknown))}")
+    return ChannelsConfig(**{name: _section(known[name].default_factory, value, base, f"channels.{name}")
+                             for name, value in raw.items()})
+
+
 def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
     """Read the YAML file at `path` (default: $SHOPKEEP_CONFIG or the demo
     store's) and apply environment overrides."""
@@ -166,11 +214,12 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     raw = read_yaml(path, ConfigError) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    unknown = set(raw) - set(_SECTIONS) - {"store"}
+    unknown = set(raw) - set(_SECTIONS) - {"store", "channels"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
     base = path.resolve().parent
     sections = {name: _section(cls, raw.get(name), base, name) for name, cls in _SECTIONS.items()}
+    sections["channels"] = _channels(raw.get("channels"), base)
     store = raw.get("store") or {}
     config = Config(
         store_name=str(store.get("name", "our store")),
@@ -178,7 +227,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         source=path.resolve(),
         **sections,
     )
-    return check_ranges(apply_env(config, env))
+    return rate_limits_checked(check_ranges(apply_env(config, env)))
 
 
 # (section, setting, smallest allowed value, whether the smallest is excluded)
@@ -189,13 +238,18 @@ _RANGES = [
     ("sessions", "command_timeout_s", 0, True),
     ("sessions", "lock_lease_s", 0, True),
     ("sessions", "lock_wait_s", 0, False),
+    ("channels.widget", "token_max_age_days", 0, True),
+    ("channels.widget", "max_frame_bytes", 256, False),
 ]
 
 
 def check_ranges(config: Config) -> Config:
     """Raise ConfigError for a setting outside its range (a pool of 0 connections, a negative timeout)."""
     for section, key, low, exclusive in _RANGES:
-        value = getattr(getattr(config, section), key)
+        owner = config
+        for part in section.split("."):
+            owner = getattr(owner, part)
+        value = getattr(owner, key)
         if value is not None and (value <= low if exclusive else value < low):
             raise ConfigError(f"'{section}.{key}' must be {'more than' if exclusive else 'at least'} {low}, "
                               f"got {value!r}")
@@ -211,3 +265,47 @@ def apply_env(config: Config, env: dict[str, str]) -> Config:
     if env.get(ENV_LM_MODEL):
         config = replace(config, lm=replace(config.lm, model=env[ENV_LM_MODEL]))
     return config
+
+
+def rate_limits_checked(config: Config) -> Config:
+    """ConfigError unless every rate limit parses ("10/10 seconds")."""
+    widget = config.channels.widget
+    for key in ("rate_limit_conversation", "rate_limit_ip", "connections_per_ip"):
+        try:
+            parse_rate_limit(getattr(widget, key))
+        except ValueError:
+            raise ConfigError(f"'channels.widget.{key}' must be like \"10/10 seconds\" or \"60/minute\", "
+                              f"got {getattr(widget, key)!r}") from None
+    return config
+
+
+def secret_key(config: Config, env: dict[str, str] | None = None) -> bytes:
+    """The key that signs conversation tokens: $SHOPKEEP_SECRET_KEY, else
+    `data_dir/secret_key`, made once (32 random bytes, mode 0600) so that
+    tokens survive restarts and every worker process signs alike.
+
+    Raises ConfigError when the key file cannot be read or written."""
+    env = os.environ if env is None else env
+    if env.get(ENV_SECRET_KEY):
+        return env[ENV_SECRET_KEY].encode()
+    path = config.data_dir / SECRET_KEY_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(os.urandom(32).hex())
+        key = path.read_text().strip()
+        for _ in range(50):  # another worker made the file a moment ago and is writing it
+            if key:
+                break
+            time.sleep(0.01)
+            key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read or create the secret key {path}: {exc}") from None
+    if not key:
+        raise ConfigError(f"the secret key file {path} is empty; delete it or set {ENV_SECRET_KEY}")
+    return key.encode()

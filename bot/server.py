@@ -10,8 +10,14 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.assembly import LM_DEFERRED, LoadedModels, load_models
+from bot.channels.messages import SourceIndex
+from bot.channels.outbound import Outbox
+from bot.channels.rate_limits import RateLimits
 from bot.channels.rest import setup_rest_channel
-from bot.config import Config
+from bot.channels.socketio import setup_socketio_channel
+from bot.channels.tokens import ConversationTokens
+from bot.channels.widget import setup_widget_channel
+from bot.config import Config, secret_key
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions
 from bot.dialogue.engine import Dialogue
 from bot.pipeline import Assistant
@@ -19,7 +25,18 @@ from bot.sessions.embedded_redis import EmbeddedRedis
 from bot.sessions.lock import ConversationLock
 from bot.sessions.redis_client import connect, health_client, reason_of
 from bot.sessions.store import SessionStore
-from bot.typedefs import assistant_key, config_key, health_redis_key, models_key, redis_key
+from bot.typedefs import (
+    assistant_key,
+    config_key,
+    health_redis_key,
+    models_key,
+    outbox_key,
+    rate_limits_key,
+    redis_key,
+    source_index_key,
+    tokens_key,
+)
+from knowledge.catalog import load_catalog
 
 HEALTH_TIMEOUT_S = 0.8  # /health answers within a second even while Redis stalls
 
@@ -88,6 +105,24 @@ async def assistant_context(app: web.Application):
     await actions.close()
 
 
+async def channels_context(app: web.Application):
+    """The parts every channel shares: the outbound path (and this process's
+    subscription to it), source links, conversation tokens, rate limits."""
+    config, client = app[config_key], app[redis_key]
+    sessions = config.sessions
+    outbox = Outbox(client, sessions.key_prefix, sessions.ttl_s, sessions.history_limit)
+    app[outbox_key] = outbox
+    products = (await asyncio.to_thread(load_catalog, config.knowledge.catalog)) if config.knowledge.catalog else []
+    app[source_index_key] = SourceIndex.build(app[models_key].answerer.retriever.passages, products)
+    widget = config.channels.widget
+    app[tokens_key] = ConversationTokens(await asyncio.to_thread(secret_key, config),
+                                         widget.token_max_age_days * 86400)
+    app[rate_limits_key] = RateLimits(client, sessions.key_prefix, widget)
+    outbox.start()
+    yield
+    await outbox.stop()
+
+
 async def redis_health(app: web.Application) -> str:
     """"ok", or why Redis did not answer a PING within HEALTH_TIMEOUT_S."""
     try:
@@ -120,7 +155,11 @@ def init_app(config: Config, models: LoadedModels | None = None) -> web.Applicat
     """The bot's web application. `models` lets tests share loaded models between apps."""
     app = web.Application(client_max_size=config.server.max_body_bytes)
     app[config_key] = config
-    app.cleanup_ctx.extend([redis_context, models_context(models), assistant_context])
+    app.cleanup_ctx.extend([redis_context, models_context(models), assistant_context, channels_context])
     app.router.add_get("/health", health)
     setup_rest_channel(app)
+    if config.channels.widget.enabled:
+        setup_widget_channel(app)
+        if config.channels.widget.socketio:
+            setup_socketio_channel(app)
     return app

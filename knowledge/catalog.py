@@ -27,6 +27,8 @@ class Product:
     colours: tuple[str, ...] = ()
     sizes: tuple[str, ...] = ()
     reviews: tuple[Review, ...] = field(default=())
+    url: str | None = None  # the product's page on the store's site
+    image: str | None = None  # a picture of it (URL), for product cards
 
     @property
     def average_rating(self) -> float | None:
@@ -62,9 +64,15 @@ def product_from_row(row: dict, where: str) -> Product:
                           price=float(row["price"]), currency=str(row.get("currency", "USD")),
                           in_stock=int(row.get("in_stock", 0)), description=str(row.get("description", "")),
                           colours=tuple(row.get("colours", [])), sizes=tuple(row.get("sizes", [])),
-                          reviews=reviews)
+                          reviews=reviews, url=_text_or_none(row.get("url")), image=_text_or_none(row.get("image")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise KnowledgeError(f"{where}: product is incomplete or malformed: {exc!r}") from None
     if product.price < 0 or any(not 1 <= r.rating <= 5 for r in reviews):
         raise KnowledgeError(f"{where}: product {product.sku} has a negative price or a rating outside 1-5")
     return product
+
+
+def _text_or_none(value) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected text, got {value!r}")
+    return value or None

@@ -36,6 +36,7 @@ class Passage:
     text: str  # the FAQ answer, the product facts, or the section's text
     source: str  # the file it came from
     kind: str = "page"  # "faq", "product" or "page"
+    url: str | None = None  # where a shopper can read it on the store's site (a row's "url"), if known
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -207,7 +208,10 @@ def _faq_row(row: dict, where: str, path: Path) -> Passage:
     kind = "faq" if "question" in row else "page"
     title = (question or "").strip()
     pid = str(pid).strip() if pid is not None and str(pid).strip() else f"{slug(path.stem)}#{slug(title or answer)}"
-    return Passage(pid, title, answer.strip(), str(path), kind)
+    url = row.get("url")
+    if url is not None and not isinstance(url, str):
+        raise KnowledgeError(f"{where}: 'url' must be text")
+    return Passage(pid, title, answer.strip(), str(path), kind, url or None)
 
 
 def _is_product(row) -> bool:
@@ -229,7 +233,7 @@ def product_passage(row: dict, path: Path) -> Passage:
     if product.average_rating is not None:
         facts.append(f"Average rating {product.average_rating:.1f} of 5 from {len(product.reviews)} reviews.")
     return Passage(f"product:{product.sku}", f"{product.name} ({product.category})",
-                   " ".join(f for f in facts if f), str(path), "product")
+                   " ".join(f for f in facts if f), str(path), "product", product.url)
 
 
 def json_passages(text: str, path: Path) -> list[Passage]:

@@ -19,25 +19,12 @@ import logging
 
 from aiohttp import web
 
-from bot.sessions.lock import LockTimeout
-from bot.sessions.redis_client import SessionStoreUnavailable
+from bot.channels.base import TURN_ERRORS, ChannelError, check_text, error_response, log_turn_error
 from bot.typedefs import assistant_key, config_key
 
 log = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 256
-
-
-def json_error(status: int, message: str, **extra) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
-
-
-class RequestRejected(Exception):
-    """A request the channel refuses; carries the JSON error response."""
-
-    def __init__(self, status: int, message: str, **extra):
-        super().__init__(message)
-        self.response = json_error(status, message, **extra)
 
 
 def to_rest_messages(sender: str, messages: list[dict]) -> list[dict]:
@@ -54,43 +41,28 @@ def to_rest_messages(sender: str, messages: list[dict]) -> list[dict]:
 
 
 async def parse_request(request: web.Request, max_chars: int) -> tuple[str, str, dict]:
-    """(sender, message, metadata) from the body, or RequestRejected."""
+    """(sender, message, metadata) from the body; ChannelError (400, 413) when it is not usable."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise RequestRejected(413, f"request body is larger than {request.app[config_key].server.max_body_bytes} bytes")
+        raise ChannelError(413, f"request body is larger than {request.app[config_key].server.max_body_bytes} bytes")
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestRejected(400, f"body is not valid JSON: {exc}")
+        raise ChannelError(400, f"body is not valid JSON: {exc}")
     if not isinstance(body, dict):
-        raise RequestRejected(400, "body must be a JSON object with 'sender' and 'message'")
+        raise ChannelError(400, "body must be a JSON object with 'sender' and 'message'")
     sender, message, metadata = body.get("sender"), body.get("message"), body.get("metadata") or {}
     if isinstance(sender, int) and not isinstance(sender, bool):
         sender = str(sender)
     if not isinstance(sender, str) or not sender.strip():
-        raise RequestRejected(400, "'sender' is required and must be a non-empty string")
+        raise ChannelError(400, "'sender' is required and must be a non-empty string")
     if len(sender) > MAX_SENDER_CHARS:
-        raise RequestRejected(400, f"'sender' must be at most {MAX_SENDER_CHARS} characters")
-    if not isinstance(message, str):
-        raise RequestRejected(400, "'message' is required and must be a string")
-    if len(message) > max_chars:
-        raise RequestRejected(413, f"'message' is longer than {max_chars} characters", limit=max_chars)
+        raise ChannelError(400, f"'sender' must be at most {MAX_SENDER_CHARS} characters")
+    check_text(message, max_chars)
     if not isinstance(metadata, dict):
-        raise RequestRejected(400, "'metadata' must be a JSON object")
+        raise ChannelError(400, "'metadata' must be a JSON object")
     return sender, message, metadata
-
-
-def unavailable_response(exc: SessionStoreUnavailable | LockTimeout) -> web.Response:
-    """503 with the reason and when to retry: the message was not processed."""
-    if isinstance(exc, LockTimeout):
-        reason, retry_after, message = "busy", 5, str(exc)
-    else:
-        reason, retry_after = exc.reason, 1
-        message = "the session store (Redis) is unavailable; the message was not processed, please retry"
-    response = json_error(503, message, reason=reason, retry_after_s=retry_after, detail=str(exc))
-    response.headers["Retry-After"] = str(retry_after)
-    return response
 
 
 async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
@@ -99,19 +71,16 @@ async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
     try:
         return await request.app[assistant_key].handle_turn(sender, message, metadata, channel="rest",
                                                             on_text=on_text)
-    except SessionStoreUnavailable as exc:
-        log.error("conversation %s: session store unavailable (%s): %s", sender, exc.reason, exc)
-        return unavailable_response(exc)
-    except LockTimeout as exc:
-        log.warning("conversation %s: %s", sender, exc)
-        return unavailable_response(exc)
+    except TURN_ERRORS as exc:
+        log_turn_error(sender, exc)
+        return error_response(exc)
 
 
 async def webhook(request: web.Request) -> web.Response:
     try:
         sender, message, metadata = await parse_request(request, request.app[config_key].server.max_message_chars)
-    except RequestRejected as exc:
-        return exc.response
+    except ChannelError as exc:
+        return error_response(exc)
     result = await _turn(request, sender, message, metadata)
     return result if isinstance(result, web.Response) else web.json_response(to_rest_messages(sender, result))
 
@@ -123,8 +92,8 @@ def _line(row: dict) -> bytes:
 async def stream(request: web.Request) -> web.StreamResponse:
     try:
         sender, message, metadata = await parse_request(request, request.app[config_key].server.max_message_chars)
-    except RequestRejected as exc:
-        return exc.response
+    except ChannelError as exc:
+        return error_response(exc)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"})
 
     async def on_text(text: str) -> None:
@@ -138,7 +107,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if not response.prepared:
             raise
         log.exception("conversation %s: streamed reply failed after it started", sender)
-        result = json_error(500, f"the reply failed: {type(exc).__name__}")
+        result = web.json_response({"error": f"the reply failed: {type(exc).__name__}"}, status=500)
     if isinstance(result, web.Response) and not response.prepared:
         return result
     if not response.prepared:

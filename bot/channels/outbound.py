@@ -1,0 +1,339 @@
+"""The conversation record and the one outbound path to shoppers.
+
+Everything that must reach a shopper goes through `Outbox.deliver`: the
+bot's replies, a person's answers from the handoff console, a late message
+from an action. In Redis, per conversation:
+
+    {prefix}:conversation:{id}   hash: channel, address, lang, created_at
+    {prefix}:outbox:{id}         stream: the transcript, one entry per message (the last `keep`)
+    {prefix}:outbox-keys:{id}    set: delivery keys already used (a resent delivery is added once)
+    {prefix}:outbox-acked:{id}   the last entry id the shopper's client acknowledged
+
+and one pub/sub channel, {prefix}:outbox, that names a conversation each
+time it has new entries. Delivery is then:
+
+  1. the entries are appended to the stream (one Lua script: atomic, and a
+     delivery key already used adds nothing, so retries never duplicate);
+  2. the conversation's id is published; the server process that holds the
+     shopper's socket (whichever it is) reads the stream from that socket's
+     cursor and sends what is new. With no socket open the entries wait in
+     the stream and are sent when the shopper comes back;
+  3. a channel that sends through a platform's API (messaging apps) registers
+     a sender, which `deliver` calls with the new entries.
+
+Clients acknowledge the entries they showed (`ack`); entry ids let them
+drop anything they already have, so nothing is lost or shown twice.
+
+An entry: {"id": "1732900000000-0", "role": "user"|"bot"|"agent",
+"client_id": str|None, "reply_to": str|None, "ts": unix seconds,
+"message": neutral message (bot/channels/messages.py)}.
+
+Raises SessionStoreUnavailable when Redis does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from typing import Awaitable, Callable, Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from bot.sessions.redis_client import SessionStoreUnavailable, unavailable
+
+log = logging.getLogger(__name__)
+
+ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+ROLES = ("user", "bot", "agent")
+
+# KEYS: stream, delivery-key set, pub/sub channel name (not a key; passed for PUBLISH)
+# ARGV: ttl_s, keep, conversation id, then (delivery key or "", entry JSON) pairs
+# Returns one stream id per pair, "" for a pair whose delivery key was used before.
+_DELIVER = """
+local ids, added = {}, false
+for i = 4, #ARGV, 2 do
+  if ARGV[i] == '' or redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'entry', ARGV[i + 1])
+    added = true
+  else
+    ids[#ids + 1] = ''
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+if added then
+  redis.call('PUBLISH', KEYS[3], ARGV[3])
+end
+return ids
+"""
+
+# KEYS: acked ; ARGV: entry id, ttl_s. Moves the acknowledgement forward only.
+_ACK = """
+local old = redis.call('GET', KEYS[1])
+if old then
+  local oms, oseq = string.match(old, '(%d+)-(%d+)')
+  local nms, nseq = string.match(ARGV[1], '(%d+)-(%d+)')
+  if tonumber(nms) < tonumber(oms) or (nms == oms and tonumber(nseq) <= tonumber(oseq)) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+Sender = Callable[[dict, list[dict]], Awaitable[None]]
+
+
+class Subscriber(Protocol):
+    """A shopper's open socket in this process: told when its conversation has new entries."""
+
+    def wake(self) -> None: ...
+
+
+def entry_id_key(entry_id: str) -> tuple[int, int]:
+    """A stream id as numbers, for comparing ids ("10-0" < "9-1" as strings)."""
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
+
+
+class Outbox:
+    def __init__(self, client: redis.Redis, prefix: str = "shopkeep", ttl_s: int = 86400, keep: int = 200):
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.keep = keep
+        self.channel = f"{prefix}:outbox"
+        self._deliver = client.register_script(_DELIVER)
+        self._ack = client.register_script(_ACK)
+        self._senders: dict[str, Sender] = {}
+        self._local: dict[str, set[Subscriber]] = {}
+        self._listener: asyncio.Task | None = None
+        self.listening = asyncio.Event()  # set while this process's subscription is live
+
+    # -- the conversation record ------------------------------------------
+
+    def _key(self, kind: str, conversation_id: str) -> str:
+        return f"{self.prefix}:{kind}:{conversation_id}"
+
+    async def open(self, conversation_id: str, channel: str, address: str, lang: str | None = None) -> dict:
+        """Remember (or refresh) where a conversation lives: its channel and the
+        address to reach the shopper there. Returns the record."""
+        key = self._key("conversation", conversation_id)
+        record = {"channel": channel, "address": address, "lang": lang or ""}
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(key, "created_at", str(time.time()))
+                pipe.hset(key, mapping=record)
+                pipe.expire(key, self.ttl_s)
+                await pipe.execute()
+        except RedisError as exc:
+            raise unavailable("record the conversation", exc) from exc
+        return {"id": conversation_id, **record}
+
+    async def record(self, conversation_id: str) -> dict | None:
+        """{"id", "channel", "address", "lang", "created_at"}, or None for an unknown conversation."""
+        try:
+            raw = await self.client.hgetall(self._key("conversation", conversation_id))
+        except RedisError as exc:
+            raise unavailable("read the conversation", exc) from exc
+        if not raw:
+            return None
+        return {"id": conversation_id, **{k.decode(): v.decode() for k, v in raw.items()}}
+
+    # -- sending ----------------------------------------------------------
+
+    def register(self, channel: str, sender: Sender) -> None:
+        """`sender(record, entries)` sends new entries of `channel`'s conversations
+        through the platform's API. Socket channels need none: they read the stream."""
+        self._senders[channel] = sender
+
+    async def deliver(self, conversation_id: str, messages: list[dict], role: str = "bot",
+                      keys: list[str] | None = None, reply_to: str | None = None,
+                      client_id: str | None = None) -> list[dict]:
+        """Add `messages` (neutral, bot/channels/messages.py) to the
+        conversation and send them to the shopper, wherever they are connected.
+
+        `keys`: one delivery key per message; a message whose key was used
+        before is not added again (a retried turn, a resent webhook).
+        Returns the new entries (a used key's message is left out)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        if keys is not None and len(keys) != len(messages):
+            raise ValueError("one delivery key per message")
+        if not messages:
+            return []
+        now = time.time()
+        bodies = [{"role": role, "client_id": client_id, "reply_to": reply_to, "ts": now, "message": m}
+                  for m in messages]
+        args = [self.ttl_s, self.keep, conversation_id]
+        for key, body in zip(keys or [""] * len(messages), bodies):
+            args += [key, json.dumps(body, ensure_ascii=False)]
+        try:
+            ids = await self._deliver(keys=[self._key("outbox", conversation_id),
+                                            self._key("outbox-keys", conversation_id), self.channel], args=args)
+        except RedisError as exc:
+            raise unavailable("deliver the messages", exc) from exc
+        entries = [{"id": i.decode(), **body} for i, body in zip(ids, bodies) if i]
+        if entries and self._senders:
+            record = await self.record(conversation_id)
+            sender = self._senders.get(record["channel"]) if record else None
+            if sender is not None:
+                await sender(record, entries)
+        return entries
+
+    async def after(self, conversation_id: str, after_id: str | None = None, count: int | None = None) -> list[dict]:
+        """The entries after `after_id` (all kept ones when None), oldest first, at most `count`."""
+        count = count or self.keep
+        start = f"({after_id}" if after_id else "-"
+        try:
+            rows = await self.client.xrange(self._key("outbox", conversation_id), start, "+", count=count)
+        except RedisError as exc:
+            raise unavailable("read the conversation's messages", exc) from exc
+        return [{"id": i.decode(), **json.loads(fields[b"entry"])} for i, fields in rows]
+
+    async def ack(self, conversation_id: str, entry_id: str) -> None:
+        """The shopper's client has shown every entry up to `entry_id`. ValueError for a malformed id."""
+        if not ENTRY_ID.match(entry_id or ""):
+            raise ValueError(f"not an entry id: {entry_id!r}")
+        try:
+            await self._ack(keys=[self._key("outbox-acked", conversation_id)], args=[entry_id, self.ttl_s])
+        except RedisError as exc:
+            raise unavailable("acknowledge the message", exc) from exc
+
+    async def acked(self, conversation_id: str) -> str | None:
+        try:
+            raw = await self.client.get(self._key("outbox-acked", conversation_id))
+        except RedisError as exc:
+            raise unavailable("read the acknowledgement", exc) from exc
+        return raw.decode() if raw else None
+
+    # -- this process's sockets -------------------------------------------
+
+    def attach(self, conversation_id: str, subscriber: Subscriber) -> None:
+        self._local.setdefault(conversation_id, set()).add(subscriber)
+
+    def detach(self, conversation_id: str, subscriber: Subscriber) -> None:
+        subscribers = self._local.get(conversation_id)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._local[conversation_id]
+
+    @property
+    def open_sockets(self) -> int:
+        return sum(len(s) for s in self._local.values())
+
+    def start(self) -> None:
+        """Listen for new entries (one pub/sub subscription per process)."""
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="outbox-listener")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+            self._listener = None
+
+    def _wake(self, conversation_id: str | None = None) -> None:
+        targets = (self._local.get(conversation_id, ()) if conversation_id is not None
+                   else [s for subs in self._local.values() for s in subs])
+        for subscriber in list(targets):
+            subscriber.wake()
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    self.listening.set()
+                    backoff = 0.1
+                    self._wake()  # whatever arrived while this process was not subscribed
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message and message["type"] == "message":
+                            self._wake(message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.listening.clear()
+                log.warning("outbound messages: lost the Redis subscription (%s: %s); retrying in %.1f s",
+                            type(exc).__name__, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+
+class SocketPump:
+    """Sends a conversation's new entries to one open socket, in order, each once.
+
+    `send(entry)` writes one entry to the socket; `cursor` is the last entry
+    id the socket already has (None: send the whole kept transcript). Woken
+    by the outbox's listener (any process delivered) or by `wake()`; a Redis
+    failure is retried every 0.5 s, so entries are late, never skipped."""
+
+    def __init__(self, outbox: Outbox, conversation_id: str, send: Callable[[dict], Awaitable[None]],
+                 cursor: str | None = None, on_sent: Callable[[str], Awaitable[None]] | None = None):
+        self.outbox = outbox
+        self.conversation_id = conversation_id
+        self.cursor = cursor
+        self._send = send
+        self._on_sent = on_sent
+        self._event = asyncio.Event()
+        self._lock = asyncio.Lock()  # one flush at a time: an entry is never sent twice
+        self._task: asyncio.Task | None = None
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def start(self) -> None:
+        self.outbox.attach(self.conversation_id, self)
+        self._event.set()
+        self._task = asyncio.create_task(self._run(), name=f"pump-{self.conversation_id}")
+
+    async def stop(self) -> None:
+        self.outbox.detach(self.conversation_id, self)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def flush(self) -> None:
+        """Send everything after the cursor now. Raises what `send` raises (a closed socket)."""
+        async with self._lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while True:
+            try:
+                entries = await self.outbox.after(self.conversation_id, self.cursor)
+            except SessionStoreUnavailable as exc:
+                log.warning("conversation %s: cannot read new messages yet (%s)", self.conversation_id, exc.reason)
+                await asyncio.sleep(0.5)
+                continue
+            for entry in entries:
+                await self._send(entry)
+                self.cursor = entry["id"]
+            if entries and self._on_sent is not None:
+                await self._on_sent(self.cursor)
+            if len(entries) < self.outbox.keep:
+                return
+
+    async def _run(self) -> None:
+        while True:
+            await self._event.wait()
+            self._event.clear()
+            try:
+                await self.flush()
+            except (ConnectionError, RuntimeError):
+                return  # the socket closed; its cursor is where a reconnect starts

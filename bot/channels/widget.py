@@ -1,0 +1,257 @@
+"""The website chat widget: the script, its demo page, and its WebSocket.
+
+    GET /widget.js                   the widget (plain JavaScript, no build step)
+    GET /                            the demo store page, with the widget embedded
+    GET /widget/demo/images/{file}   the demo products' pictures
+    GET /sources/{passage id}        a knowledge source as the store wrote it (source links)
+    GET /widget/ws?token=&after=&lang=   the live connection
+
+The WebSocket protocol (JSON text frames) is documented for widget authors
+in README.md ("Website widget"); in short:
+
+  server -> client  {"type": "welcome", "conversation_id", "token"}   first, on every connection
+                    {"type": "entry", "id", "role", "client_id", "reply_to", "ts", "message"}
+                    {"type": "partial", "reply_to", "text"}            a checked sentence, while it is written
+                    {"type": "typing", "on": bool}
+                    {"type": "error", "status", "error", "reason"?, "retry_after_s"?, "client_id"?}
+                    {"type": "pong"}
+  client -> server  {"type": "message", "client_id", "text", "display"?}
+                    {"type": "ack", "id"}
+                    {"type": "ping"}
+
+Checks before the upgrade: the page's Origin must be the bot's own or in
+`channels.widget.allowed_origins` (else 403); a token must be genuine and
+unexpired (else 401); new sockets per IP address are rate limited (429).
+After it: a frame over `max_frame_bytes` closes the socket with code 1009
+and a reason; a malformed frame gets an error event and the socket stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import weakref
+from pathlib import Path
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.channels.base import TURN_ERRORS, ChannelError, error_event, error_response, log_turn_error
+from bot.channels.outbound import ENTRY_ID, SocketPump
+from bot.channels.sockets import check_client_id, client_ip, socket_turn
+from bot.sessions.redis_client import SessionStoreUnavailable
+from bot.typedefs import config_key, outbox_key, rate_limits_key, source_index_key, tokens_key
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "widget_static"
+CHANNEL = "widget"
+LANGS = ("en", "zh")
+CLOSE_TOKEN_INVALID = 4401  # the conversation token stopped being valid while connected
+
+
+def allowed_origin(request: web.Request) -> bool:
+    """The page's Origin is the bot's own, or in the allowlist ("*": any)."""
+    origin = request.headers.get("Origin")
+    allowed = request.app[config_key].channels.widget.allowed_origins
+    if "*" in allowed:
+        return True
+    if not origin:
+        return False
+    own = f"{request.scheme}://{request.host}"
+    return origin.rstrip("/") == own or origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+
+
+class _WebSocket(web.WebSocketResponse):
+    """aiohttp's WebSocket, closing an oversized frame's socket with a reason, not just code 1009."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = f"frame larger than {self._max_msg_size} bytes".encode()
+        return await super().close(code=code, message=message, drain=drain)
+
+
+class WidgetSocket:
+    """One open widget connection: its pump (entries out) and its turns (messages in, in order)."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, conversation_id: str, after: str | None):
+        self.app = request.app
+        self.ws = ws
+        self.ip = client_ip(request)
+        self.conversation_id = conversation_id
+        self.outbox = self.app[outbox_key]
+        self.pump = SocketPump(self.outbox, conversation_id, self._send_entry, after)
+        self.queue: asyncio.Queue[dict] = asyncio.Queue()
+        self.turns = asyncio.create_task(self._turns(), name=f"widget-turns-{conversation_id}")
+
+    async def send(self, frame: dict) -> None:
+        if not self.ws.closed:
+            try:
+                await self.ws.send_json(frame, dumps=_dumps)
+            except (ConnectionError, RuntimeError):
+                pass  # the shopper left; what was not sent waits in the outbox
+
+    async def _send_entry(self, entry: dict) -> None:
+        if self.ws.closed:
+            raise ConnectionResetError("socket closed")
+        await self.ws.send_json({"type": "entry", **entry}, dumps=_dumps)
+
+    async def receive(self, raw: str) -> None:
+        """One text frame from the widget."""
+        try:
+            frame = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            await self.send(error_event(ChannelError(400, f"frame is not valid JSON: {exc}"), client_id=None))
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "message":
+            try:
+                check_client_id(frame.get("client_id"))
+            except ChannelError as exc:
+                await self.send(error_event(exc, client_id=None))
+                return
+            self.queue.put_nowait(frame)
+        elif kind == "ack":
+            try:
+                await self.outbox.ack(self.conversation_id, frame.get("id") if isinstance(frame.get("id"), str)
+                                      else "")
+            except ValueError as exc:
+                await self.send(error_event(ChannelError(400, str(exc))))
+            except SessionStoreUnavailable:
+                pass  # an acknowledgement is advice; the next one covers it
+        elif kind == "ping":
+            await self.send({"type": "pong"})
+        else:
+            await self.send(error_event(ChannelError(
+                400, "a frame must be a JSON object with \"type\": \"message\", \"ack\" or \"ping\"")))
+
+    async def _turns(self) -> None:
+        while True:
+            frame = await self.queue.get()
+            await self.turn(frame)
+
+    async def turn(self, frame: dict) -> None:
+        client_id = frame["client_id"]
+
+        async def partial(text: str) -> None:
+            await self.send({"type": "partial", "reply_to": client_id, "text": text})
+
+        await self.send({"type": "typing", "on": True})
+        try:
+            await socket_turn(self.app, self.conversation_id, client_id, frame.get("text"), self.ip, CHANNEL,
+                              display=frame.get("display"), on_text=partial)
+            await self.pump.flush()  # the replies before "typing off", whichever process delivered them
+        except (ConnectionError, RuntimeError):
+            pass  # the shopper left mid-turn: the replies wait in the outbox
+        except TURN_ERRORS as exc:
+            log_turn_error(self.conversation_id, exc)
+            await self.send(error_event(exc, client_id=client_id))
+        except Exception as exc:
+            log.exception("conversation %s: widget turn failed", self.conversation_id)
+            await self.send({"type": "error", "status": 500, "error": f"the reply failed: {type(exc).__name__}",
+                             "client_id": client_id, "retry_after_s": 2})
+        finally:
+            await self.send({"type": "typing", "on": False})
+
+    async def close(self) -> None:
+        # A turn already running finishes and delivers (its replies wait in the outbox);
+        # messages queued behind it are dropped: the widget resends what it has no receipt for.
+        current = self.turns
+        await self.pump.stop()
+        if not current.done():
+            current.cancel()
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    settings = app[config_key].channels.widget
+    try:
+        if not allowed_origin(request):
+            raise ChannelError(403, f"origin {request.headers.get('Origin')!r} may not open this chat; add it to "
+                                    "channels.widget.allowed_origins", reason="origin")
+        await app[rate_limits_key].hit("connect", client_ip(request))
+        token = request.query.get("token") or ""
+        tokens = app[tokens_key]
+        conversation_id = tokens.verify(token) if token else tokens.new_id()
+        after = request.query.get("after") or None
+        if after is not None and not ENTRY_ID.match(after):
+            raise ChannelError(400, "'after' must be an entry id such as 1732900000000-0")
+        lang = request.query.get("lang") if request.query.get("lang") in LANGS else None
+        if not token:
+            await app[outbox_key].open(conversation_id, CHANNEL, conversation_id, lang)
+    except TURN_ERRORS as exc:
+        return error_response(exc)
+    ws = _WebSocket(max_msg_size=settings.max_frame_bytes, heartbeat=30)
+    await ws.prepare(request)
+    await ws.send_json({"type": "welcome", "conversation_id": conversation_id,
+                        "token": tokens.issue(conversation_id)})
+    sock = WidgetSocket(request, ws, conversation_id, after)
+    sock.pump.start()
+    app[open_sockets_key].add(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await sock.receive(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await sock.send(error_event(ChannelError(400, "frames must be JSON text, not binary")))
+            elif msg.type == WSMsgType.ERROR:
+                log.info("widget socket %s closed: %s", conversation_id, ws.exception())
+                break
+    finally:
+        app[open_sockets_key].discard(ws)
+        await sock.close()
+        if not ws.closed:
+            await ws.close(code=WSCloseCode.GOING_AWAY)
+    return ws
+
+
+async def widget_js(request: web.Request) -> web.FileResponse:
+    # Any page may load the script (the socket checks origins); the widget also reads it with a HEAD
+    # request to tell "server down" from "token refused" after a failed connect.
+    return web.FileResponse(STATIC / "widget.js", headers={"Cache-Control": "public, max-age=300",
+                                                            "Content-Type": "text/javascript; charset=utf-8",
+                                                            "Access-Control-Allow-Origin": "*"})
+
+
+async def demo_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "demo.html", headers={"Cache-Control": "no-cache"})
+
+
+async def source_page(request: web.Request) -> web.Response:
+    """A knowledge source as the store wrote it, so a shopper can read the exact conditions."""
+    passage = request.app[source_index_key].passages.get(request.match_info["passage_id"])
+    if passage is None:
+        raise web.HTTPNotFound(text="no such source")
+    store = html.escape(request.app[config_key].store_name)
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width, initial-scale=1'><title>{html.escape(passage.title)} · {store}</title>"
+            "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
+            "p{white-space:pre-wrap}</style></head>"
+            f"<body><p><small>{store}</small></p><h1>{html.escape(passage.title or passage.id)}</h1>"
+            f"<p>{html.escape(passage.text)}</p></body></html>")
+    return web.Response(text=body, content_type="text/html",
+                        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown: close every open widget socket (the widgets reconnect to another process)."""
+    for ws in list(app[open_sockets_key]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+open_sockets_key = web.AppKey("widget_sockets", weakref.WeakSet)
+
+
+def setup_widget_channel(app: web.Application) -> None:
+    app[open_sockets_key] = weakref.WeakSet()
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/widget.js", widget_js)
+    app.router.add_get("/", demo_page)
+    app.router.add_static("/widget/demo/images", STATIC / "images")
+    app.router.add_get("/sources/{passage_id}", source_page)
+    app.router.add_get("/widget/ws", websocket)

@@ -1,0 +1,602 @@
+/* shopkeep chat widget: one plain file, no dependencies. Embed: <script src=".../widget.js" async>
+ * with data- options: server, title, title-zh, greeting, greeting-zh, color, text-color,
+ * position (right|left), lang (en|zh|auto), open ("true"), z-index. Protocol: JSON frames over a
+ * WebSocket at {server}/widget/ws. Server and shopper text only ever goes through textContent. */
+(() => {
+'use strict';
+if (window.ShopkeepWidget) return; // the tag was included twice
+
+// ---- options
+const script = document.currentScript ||
+  [...document.getElementsByTagName('script')].reverse().find(s => /widget\.js$/.test((s.src || '').split(/[?#]/)[0]));
+const opt = name => {
+  const v = script && script.getAttribute('data-' + name);
+  return v == null || !v.trim() ? null : v.trim();
+};
+const httpUrl = u => { // absolute http(s) URL, or null
+  try { const x = new URL(u, location.href); return /^https?:$/.test(x.protocol) ? x : null; } catch (e) { return null; }
+};
+const srcUrl = script && script.src ? httpUrl(script.src) : null;
+const serverUrl = httpUrl(opt('server') || (srcUrl || location).origin) || httpUrl(location.origin);
+const server = serverUrl.href.replace(/[?#].*$/, '').replace(/\/+$/, '');
+const wsUrl = server.replace(/^http/i, 'ws') + '/widget/ws';
+const KEY = 'shopkeep:' + server;
+
+const cssColor = v => (v && window.CSS && CSS.supports('color', v) ? v : null);
+const accent = cssColor(opt('color')) || '#2f5d50';
+const lightAccent = brightness(accent) > 170;
+const onAccent = cssColor(opt('text-color')) || (lightAccent ? '#15191d' : '#fff');
+const zIndex = /^-?\d{1,10}$/.test(opt('z-index') || '') ? opt('z-index') : '2147483000';
+const langOpt = (opt('lang') || 'auto').toLowerCase();
+
+// Perceived brightness (0..255) of any CSS colour: a canvas normalises it to #rrggbb or rgba().
+function brightness(c) {
+  try {
+    const g = document.createElement('canvas').getContext('2d');
+    g.fillStyle = c;
+    const m = /^#(..)(..)(..)$/.exec(g.fillStyle), [r, gr, b] = m ? m.slice(1).map(x => parseInt(x, 16)) : g.fillStyle.match(/[\d.]+/g);
+    return 0.299 * r + 0.587 * gr + 0.114 * b;
+  } catch (e) { return 0; }
+}
+
+// ---- UI strings
+const STR = {
+  en: {
+    open: 'Open chat', close: 'Close chat', title: 'Chat with us', placeholder: 'Type your message…',
+    send: 'Send', label: 'Your message', log: 'Conversation', typing: 'The assistant is typing',
+    reconnecting: 'Reconnecting…', retrying: 'Not sent — retrying', view: 'View product',
+    source: 'Source: ', tooLong: 'Message too long — not sent', failed: 'Not sent'
+  },
+  zh: {
+    open: '打开聊天', close: '关闭聊天', title: '在线客服', placeholder: '输入您的问题…',
+    send: '发送', label: '您的消息', log: '对话', typing: '助手正在输入',
+    reconnecting: '正在重新连接…', retrying: '未发送，正在重试', view: '查看商品',
+    source: '来源：', tooLong: '消息过长，未发送', failed: '未发送'
+  }
+};
+const pageLang = () => (/^zh/i.test(document.documentElement.getAttribute('lang') || navigator.language || '') ? 'zh' : 'en');
+let lang = langOpt === 'en' || langOpt === 'zh' ? langOpt : pageLang();
+function t(key) {
+  const zh = lang === 'zh';
+  if (key === 'title') return (zh && opt('title-zh')) || opt('title') || STR[lang].title;
+  if (key === 'greeting') return (zh && opt('greeting-zh')) || opt('greeting') || opt('greeting-zh') || '';
+  return STR[lang][key];
+}
+// Elements marked data-i18n="key" or "key:attribute" are relabelled when the language changes.
+function i18n(el, spec) { el.setAttribute('data-i18n', spec); relabel(el); return el; }
+function relabel(el) {
+  const [key, attr] = el.getAttribute('data-i18n').split(':');
+  if (attr) el.setAttribute(attr, t(key)); else el.textContent = t(key);
+}
+function setLang(l) {
+  if (l === lang) return;
+  lang = l;
+  root.lang = l === 'zh' ? 'zh-CN' : 'en';
+  root.querySelectorAll('[data-i18n]').forEach(relabel);
+}
+
+// ---- storage: token, conversation id, last entry id shown, pending messages
+let mem = {}; // used when localStorage is blocked
+function load() {
+  try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return mem; }
+}
+const str = v => (typeof v === 'string' ? v : v == null ? '' : String(v));
+const saved = load();
+let st = {
+  token: str(saved.token), conversationId: str(saved.conversationId), lastId: str(saved.lastId),
+  pending: (Array.isArray(saved.pending) ? saved.pending : []).filter(p => p && typeof p.client_id === 'string' && typeof p.text === 'string')
+};
+function save() {
+  mem = st;
+  try { localStorage.setItem(KEY, JSON.stringify(st)); } catch (e) { /* memory only */ }
+}
+
+// ---- helpers
+// createElement with attributes: "text" sets textContent, "on..." adds a listener.
+function h(tag, attrs, kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of kids || []) if (c) el.appendChild(c);
+  return el;
+}
+// Only http(s) or relative URLs (relative to the bot server) become links; images may be data:image/.
+function safeUrl(u, image) {
+  if (typeof u !== 'string' || !(u = u.trim())) return null;
+  if (image && /^data:image\/(?!svg)/i.test(u)) return u;
+  if (/^\/\/|[\u0000-\u001f]/.test(u) || (/^[a-z][a-z0-9+.-]*:/i.test(u) && !/^https?:/i.test(u))) return null;
+  try { const x = new URL(u, server + '/'); return /^https?:$/.test(x.protocol) ? x.href : null; } catch (e) { return null; }
+}
+// A v4 UUID (crypto.randomUUID exists only on https and localhost).
+const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : '10000000-1000-4000-8000-100000000000'
+  .replace(/[018]/g, c => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
+// Entry ids are "<ms>-<seq>": true when a is newer than b.
+function newer(a, b) {
+  if (!b) return !!a;
+  const x = /^(\d+)-(\d+)$/.exec(a), y = /^(\d+)-(\d+)$/.exec(b);
+  if (!x || !y) return a > b;
+  return +x[1] !== +y[1] ? +x[1] > +y[1] : +x[2] > +y[2];
+}
+
+// ---- styles: every selector under the root class R
+const R = '.skw-root';
+const CSS_TEXT = `
+${R}{all:initial;--skw-accent:${accent};--skw-on-accent:${onAccent};--skw-link:${lightAccent ? '#1d2329' : 'var(--skw-accent)'};
+ --skw-fg:#1d2329;--skw-muted:#5c6670;--skw-bot:#f1f3f4;--skw-border:#d9dee3;color:var(--skw-fg);
+ font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+${R} *{box-sizing:border-box;margin:0;padding:0;letter-spacing:normal;text-transform:none}
+${R} [hidden]{display:none!important}
+${R} button{font:inherit;color:inherit;background:none;border:0;cursor:pointer;width:auto;height:auto;box-shadow:none}
+${R} :focus-visible{outline:3px solid var(--skw-link);outline-offset:2px}
+${R} .skw-header :focus-visible{outline-color:var(--skw-on-accent);outline-offset:0}
+${R} .skw-sr{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+${R} .skw-launcher,${R} .skw-panel{position:fixed;z-index:${zIndex};right:20px}
+${R} .skw-launcher{bottom:20px;width:60px;height:60px;border-radius:50%;display:flex;
+ align-items:center;justify-content:center;background:var(--skw-accent);color:var(--skw-on-accent);box-shadow:0 6px 20px rgba(0,0,0,.28)}
+${R} .skw-launcher svg{width:28px;height:28px;fill:currentColor}
+${R} .skw-i-close,${R}.skw-open .skw-i-chat{display:none}
+${R}.skw-open .skw-i-close{display:block}
+${R} .skw-panel{bottom:92px;width:380px;max-width:calc(100vw - 40px);height:600px;
+ max-height:calc(100vh - 112px);max-height:calc(100dvh - 112px);display:flex;flex-direction:column;background:#fff;border-radius:16px;
+ box-shadow:0 12px 48px rgba(0,0,0,.28);overflow:hidden}
+${R}.skw-left .skw-launcher,${R}.skw-left .skw-panel{right:auto;left:20px}
+${R} .skw-header{display:flex;align-items:center;gap:8px;padding:12px 10px 12px 18px;background:var(--skw-accent);color:var(--skw-on-accent)}
+${R} .skw-title{flex:1;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+${R} .skw-close{width:36px;height:36px;border-radius:8px;font-size:24px;line-height:36px}
+${R} .skw-status{padding:6px 12px;background:#fff4d1;color:#5b4300;font-size:13px;text-align:center}
+${R} .skw-log{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:16px 14px 8px;display:flex;flex-direction:column;gap:10px}
+${R} .skw-msg{max-width:86%;align-self:flex-start;display:flex;flex-direction:column;align-items:flex-start;gap:6px}
+${R} .skw-msg[data-from=user]{align-self:flex-end;align-items:flex-end}
+${R} .skw-bubble{padding:9px 13px;border-radius:16px 16px 16px 4px;background:var(--skw-bot);white-space:pre-wrap;overflow-wrap:anywhere}
+${R} .skw-msg[data-from=user] .skw-bubble{background:var(--skw-accent);color:var(--skw-on-accent);border-radius:16px 16px 4px 16px}
+${R} .skw-msg[data-from=agent] .skw-bubble{background:#e8f0fe}
+${R} .skw-abstained .skw-bubble{background:#f7f3ea}
+${R} .skw-pending .skw-bubble,${R} .skw-failed .skw-bubble{opacity:.65}
+${R} .skw-note{font-size:12px;color:var(--skw-muted)}
+${R} .skw-failed .skw-note{color:#b3261e}
+${R} .skw-image{max-width:100%;border-radius:12px}
+${R} .skw-cards{display:flex;flex-direction:column;gap:8px}
+${R} .skw-card{display:flex;gap:10px;align-items:center;width:260px;max-width:100%;padding:8px;border:1px solid var(--skw-border);border-radius:12px;background:#fff}
+${R} .skw-card img{width:72px;height:72px;flex:none;object-fit:cover;border-radius:8px;background:#f4f4f4}
+${R} .skw-card-body{display:flex;flex-direction:column;gap:1px;min-width:0}
+${R} .skw-card-sub{font-size:13px;color:var(--skw-muted)}
+${R} .skw-card-title,${R} .skw-price{font-weight:600}
+${R} a{color:var(--skw-link);text-decoration:underline;cursor:pointer}
+${R} .skw-sources{font-size:12.5px;color:var(--skw-muted)}
+${R} .skw-quick{display:flex;flex-wrap:wrap;gap:6px}
+${R} .skw-quick button{padding:6px 12px;border:1.5px solid var(--skw-accent);border-radius:16px;background:#fff;color:var(--skw-fg);font-size:14px}
+${R} .skw-quick button:hover{background:var(--skw-accent);color:var(--skw-on-accent)}
+${R} .skw-dots{display:inline-flex;gap:4px;padding:11px 13px;border-radius:16px;background:var(--skw-bot)}
+${R} .skw-dots i{width:7px;height:7px;border-radius:50%;background:#89939c;animation:skw-dot 1.2s infinite ease-in-out}
+${R} .skw-dots i:nth-child(2){animation-delay:.15s}
+${R} .skw-dots i:nth-child(3){animation-delay:.3s}
+@keyframes skw-dot{30%{transform:translateY(-4px);opacity:1}0%,60%,100%{opacity:.5}}
+${R} .skw-form{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--skw-border);background:#fff}
+${R} .skw-input{flex:1;display:block;min-height:40px;max-height:120px;resize:none;padding:9px 12px;border:1px solid var(--skw-border);
+ border-radius:12px;background:#fff;color:var(--skw-fg);font:inherit;font-size:15px;line-height:20px}
+${R} .skw-input:focus-visible{outline:2px solid var(--skw-link);outline-offset:0;border-color:transparent}
+${R} .skw-send{height:40px;padding:0 16px;border-radius:12px;background:var(--skw-accent);color:var(--skw-on-accent);font-weight:600}
+@media (max-width:479.98px){
+ ${R} .skw-panel{inset:0;width:100%;max-width:none;height:100vh;height:100dvh;max-height:none;border-radius:0}
+ ${R}.skw-open .skw-launcher{display:none}
+ ${R} .skw-input{font-size:16px}
+ ${R} .skw-form{padding-bottom:calc(10px + env(safe-area-inset-bottom,0px))}}
+@media (prefers-reduced-motion:reduce){${R} .skw-dots i{animation:none}}`;
+
+// ---- DOM
+let root, launcher, panel, statusEl, log, typing, input;
+function icon(cls, d) {
+  const ns = 'http://www.w3.org/2000/svg', s = document.createElementNS(ns, 'svg'), p = document.createElementNS(ns, 'path');
+  s.setAttribute('viewBox', '0 0 24 24'); s.setAttribute('aria-hidden', 'true'); s.setAttribute('class', cls);
+  p.setAttribute('d', d); s.appendChild(p);
+  return s;
+}
+function build() {
+  const inputId = 'skw-input-' + Math.random().toString(36).slice(2, 8);
+  document.head.appendChild(h('style', { text: CSS_TEXT }));
+  launcher = i18n(h('button', { class: 'skw-launcher', type: 'button', 'data-role': 'launcher', 'aria-expanded': 'false', onclick: () => (isOpen ? close() : open()) }, [
+    icon('skw-i-chat', 'M12 3C6.5 3 2 6.6 2 11c0 2.4 1.3 4.5 3.4 6L4 21l4.6-2.3c1.1.3 2.2.5 3.4.5 5.5 0 10-3.6 10-8s-4.5-8-10-8z'),
+    icon('skw-i-close', 'M7 9.5l5 5 5-5 1.4 1.4-6.4 6.4-6.4-6.4z')
+  ]), 'open:aria-label');
+  input = i18n(h('textarea', { class: 'skw-input', id: inputId, 'data-role': 'input', rows: '1', maxlength: '2000', enterkeyhint: 'send', onkeydown: onInputKey, oninput: autosize }), 'placeholder:placeholder');
+  panel = i18n(h('div', { class: 'skw-panel', role: 'dialog', 'aria-modal': 'false', 'data-role': 'panel', hidden: true }, [
+    h('div', { class: 'skw-header' }, [
+      i18n(h('div', { class: 'skw-title' }), 'title'),
+      i18n(h('button', { class: 'skw-close', type: 'button', 'data-role': 'close', text: '×', onclick: () => close(true) }), 'close:aria-label')
+    ]),
+    statusEl = i18n(h('div', { class: 'skw-status', role: 'status', 'data-role': 'status', hidden: true }), 'reconnecting'),
+    log = i18n(h('div', { class: 'skw-log', role: 'log', 'aria-live': 'polite', tabindex: '0', 'data-role': 'log' }, [
+      typing = h('div', { class: 'skw-typing', 'data-role': 'typing', hidden: true }, [ // always the last child
+        h('span', { class: 'skw-dots', 'aria-hidden': 'true' }, [h('i'), h('i'), h('i')]),
+        i18n(h('span', { class: 'skw-sr' }), 'typing')
+      ])
+    ]), 'log:aria-label'),
+    h('form', { class: 'skw-form', onsubmit: e => { e.preventDefault(); submit(); } }, [
+      i18n(h('label', { class: 'skw-sr', for: inputId }), 'label'),
+      input,
+      i18n(h('button', { class: 'skw-send', type: 'submit', 'data-role': 'send' }), 'send')
+    ])
+  ]), 'title:aria-label');
+  root = h('div', { class: 'skw-root' + (opt('position') === 'left' ? ' skw-left' : ''), 'data-shopkeep-widget': true, lang: lang === 'zh' ? 'zh-CN' : 'en', onkeydown: onKey }, [launcher, panel]);
+  if (t('greeting')) { // shown locally, never sent
+    log.prepend(h('div', { class: 'skw-msg', 'data-role': 'message', 'data-from': 'bot', 'data-greeting': true }, [
+      i18n(h('div', { class: 'skw-bubble', 'data-role': 'text' }), 'greeting')
+    ]));
+  }
+}
+
+// ---- panel
+let isOpen = false;
+function open() {
+  if (isOpen) return;
+  isOpen = true;
+  panel.hidden = false;
+  root.classList.add('skw-open');
+  launcher.setAttribute('aria-expanded', 'true');
+  log.scrollTop = log.scrollHeight;
+  input.focus({ preventScroll: true });
+  if (!started) connect();
+}
+function close(focusLauncher) {
+  if (!isOpen) return;
+  const inside = panel.contains(document.activeElement);
+  isOpen = false;
+  panel.hidden = true;
+  root.classList.remove('skw-open');
+  launcher.setAttribute('aria-expanded', 'false');
+  if (focusLauncher || inside) launcher.focus();
+}
+function onKey(e) {
+  if (e.key === 'Escape' && isOpen) { e.stopPropagation(); close(true); }
+}
+function onInputKey(e) {
+  // Enter sends, Shift+Enter is a newline; never while an IME (e.g. pinyin) is composing.
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
+}
+function autosize() {
+  input.style.height = 'auto';
+  input.style.height = Math.min(input.scrollHeight + 2, 120) + 'px';
+}
+function submit() {
+  if (send(input.value)) { input.value = ''; autosize(); }
+}
+const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+const stick = was => { if (was) log.scrollTop = log.scrollHeight; };
+function setTyping(on) { const b = nearBottom(); typing.hidden = !on; stick(b); }
+
+// ---- messages
+const shown = new Set();       // entry ids in the log
+const bubbles = new Map();     // client_id -> optimistic user bubble, until its entry arrives
+const provisional = new Map(); // reply_to -> streaming bot bubble
+const answered = new Set();    // reply_to values a bot entry has answered (late partials are dropped)
+const retryTimers = new Map(); // client_id -> timer of a 429/503 retry
+let pageLast = '';             // newest entry id shown on this page: `after` when reconnecting
+
+function msgNode(role, m) {
+  const img = safeUrl(m.image, true);
+  return h('div', { class: 'skw-msg' + (m.abstained ? ' skw-abstained' : ''), 'data-role': 'message', 'data-from': role }, [
+    (role === 'user' || (typeof m.text === 'string' && m.text)) && h('div', { class: 'skw-bubble', 'data-role': 'text', text: str(m.text) }),
+    img && h('img', { class: 'skw-image', src: img, alt: '', onload: onImage }),
+    Array.isArray(m.cards) && m.cards.length && h('div', { class: 'skw-cards' }, m.cards.map(card)),
+    Array.isArray(m.sources) && sources(m.sources),
+    Array.isArray(m.buttons) && quickReplies(m.buttons)
+  ]);
+}
+const onImage = () => stick(log.scrollHeight - log.scrollTop - log.clientHeight < 250);
+const link = (url, text) => h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text });
+function price(c) {
+  if (c.price == null || c.price === '') return '';
+  const n = Number(c.price), cur = str(c.currency);
+  try {
+    if (isFinite(n) && /^[a-z]{3}$/i.test(cur)) return new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US', { style: 'currency', currency: cur }).format(n);
+  } catch (e) { /* unknown currency code */ }
+  return `${c.price} ${cur}`.trim();
+}
+function card(c) {
+  if (!c || typeof c !== 'object') return null;
+  const img = safeUrl(c.image, true), url = safeUrl(c.url), p = price(c);
+  return h('div', { class: 'skw-card', 'data-role': 'card' }, [
+    img && h('img', { src: img, alt: '', loading: 'lazy', onload: onImage }),
+    h('div', { class: 'skw-card-body' }, [
+      h('div', { class: 'skw-card-title', text: str(c.title) }),
+      c.subtitle && h('div', { class: 'skw-card-sub', text: str(c.subtitle) }),
+      p && h('div', { class: 'skw-price', text: p }),
+      url && i18n(link(url, ''), 'view')
+    ])
+  ]);
+}
+// "Source: <title> · <title>", a link when the source has a url, plain text otherwise.
+function sources(list) {
+  const box = h('div', { class: 'skw-sources', 'data-role': 'sources' }, [i18n(h('span'), 'source')]);
+  let n = 0;
+  for (const s of list) {
+    const title = s && typeof s === 'object' ? str(s.title || s.id) : '';
+    if (!title) continue;
+    if (n++) box.appendChild(document.createTextNode(' · '));
+    const url = safeUrl(s.url), el = url ? link(url, title) : h('span', { text: title });
+    el.setAttribute('data-role', 'source');
+    box.appendChild(el);
+  }
+  return n ? box : null;
+}
+function quickReplies(list) {
+  const box = h('div', { class: 'skw-quick', role: 'group', 'data-role': 'quick-replies' });
+  for (const b of list) {
+    if (!b || typeof b !== 'object') continue;
+    const title = str(b.title || b.payload), payload = str(b.payload || b.title);
+    if (!title.trim()) continue;
+    box.appendChild(h('button', { type: 'button', 'data-role': 'quick-reply', text: title, onclick: () => {
+      send(payload, title);
+      input.focus({ preventScroll: true });
+    } }));
+  }
+  return box.children.length ? box : null;
+}
+// Once the shopper sends anything, earlier quick replies go away.
+const hideQuickReplies = (el = log) => el.querySelectorAll('.skw-quick').forEach(q => { q.hidden = true; });
+// Transcript nodes go before the optimistic bubbles that the server has not confirmed yet.
+const place = node => log.insertBefore(node, log.querySelector(':scope > .skw-pending') || typing);
+function setNote(node, text, key) {
+  const b = nearBottom(), old = node.querySelector('.skw-note');
+  if (old) old.remove();
+  if (!text && !key) return;
+  const n = h('div', { class: 'skw-note', 'data-role': 'note', text });
+  node.appendChild(key ? i18n(n, key) : n);
+  stick(b);
+}
+
+// ---- sending
+function send(text, display) {
+  text = str(text).trim();
+  if (!text) return null;
+  const p = { client_id: uuid(), text };
+  if (display && display !== text) p.display = str(display);
+  st.pending.push(p);
+  save();
+  hideQuickReplies();
+  addBubble(p);
+  if (!started) connect(); else transmit(p);
+  return p.client_id;
+}
+function addBubble(p) {
+  const node = msgNode('user', { text: p.display || p.text });
+  node.classList.add('skw-pending');
+  node.setAttribute('data-client-id', p.client_id);
+  node.setAttribute('data-status', 'pending');
+  bubbles.set(p.client_id, node);
+  log.insertBefore(node, typing);
+  log.scrollTop = log.scrollHeight;
+}
+function frame(obj) {
+  if (!ws || !welcomed || ws.readyState !== 1) return false;
+  ws.send(JSON.stringify(obj));
+  return true;
+}
+function transmit(p) {
+  if (frame({ type: 'message', ...p })) lastSent = p.client_id; // p: client_id, text, display?
+}
+function unpend(cid) {
+  st.pending = st.pending.filter(p => p.client_id !== cid);
+  clearTimeout(retryTimers.get(cid));
+  retryTimers.delete(cid);
+  save();
+}
+function fail(cid, text) { // 400/413 (or 1009): the message stays shown, with the error under it
+  unpend(cid);
+  const node = bubbles.get(cid);
+  if (!node) return;
+  bubbles.delete(cid);
+  node.classList.replace('skw-pending', 'skw-failed');
+  node.setAttribute('data-status', 'failed');
+  setNote(node, text, text ? null : 'failed');
+}
+
+// ---- frames from the server
+function onFrame(data) {
+  let f;
+  try { f = JSON.parse(data); } catch (e) { return; }
+  if (!f || typeof f !== 'object') return;
+  if (f.type === 'welcome') onWelcome(f);
+  else if (f.type === 'entry') onEntry(f);
+  else if (f.type === 'typing') setTyping(!!f.on);
+  else if (f.type === 'partial') onPartial(f);
+  else if (f.type === 'error') onError(f);
+}
+function onWelcome(f) {
+  welcomed = true;
+  attempt = 0;
+  statusEl.hidden = true;
+  if (f.token) st.token = str(f.token);
+  const cid = str(f.conversation_id);
+  if (st.conversationId && cid !== st.conversationId) newConversation();
+  st.conversationId = cid;
+  save();
+  startPing();
+  // Resend every unconfirmed message with its own client_id (the server handles each once).
+  for (const p of st.pending) { clearTimeout(retryTimers.get(p.client_id)); retryTimers.delete(p.client_id); transmit(p); }
+}
+// A different conversation (the old token was refused): clear the transcript shown.
+function newConversation() {
+  for (const n of [...log.children]) if (!n.matches('.skw-pending, [data-greeting], .skw-typing')) n.remove();
+  shown.clear(); provisional.clear(); answered.clear();
+  pageLast = st.lastId = '';
+}
+function onEntry(f) {
+  const id = str(f.id);
+  if (!id || shown.has(id)) return;
+  shown.add(id);
+  let b = nearBottom(), node;
+  const role = f.role === 'user' || f.role === 'agent' ? f.role : 'bot';
+  const m = f.message && typeof f.message === 'object' ? f.message : {};
+  const cid = str(f.client_id);
+  if (role === 'user') {
+    node = cid && bubbles.get(cid);
+    if (node) { // the receipt of an optimistic bubble: that bubble becomes this entry
+      bubbles.delete(cid);
+      node.classList.remove('skw-pending');
+      node.removeAttribute('data-status');
+      if (m.text) node.querySelector('[data-role=text]').textContent = str(m.text);
+      setNote(node);
+      node.remove();
+    } else {
+      node = msgNode('user', m);
+      if (cid) node.setAttribute('data-client-id', cid);
+    }
+    if (cid) unpend(cid);
+    hideQuickReplies();
+    b = true;
+  } else {
+    node = msgNode(role, m);
+    typing.hidden = true;
+    if (newer(id, st.lastId)) frame({ type: 'ack', id }); // not acknowledged on an earlier page
+  }
+  node.setAttribute('data-entry-id', id);
+  const rt = role === 'bot' && str(f.reply_to), prov = rt && provisional.get(rt);
+  if (rt) answered.add(rt);
+  if (prov) { provisional.delete(rt); prov.replaceWith(node); } else place(node);
+  if (node.nextElementSibling !== typing) hideQuickReplies(node); // the shopper already wrote after it
+  if (newer(id, pageLast)) pageLast = id;
+  if (newer(id, st.lastId)) { st.lastId = id; save(); }
+  stick(b);
+}
+function onPartial(f) {
+  const rt = str(f.reply_to), text = str(f.text).trim();
+  if (!rt || !text || answered.has(rt)) return;
+  const b = nearBottom();
+  let node = provisional.get(rt);
+  if (!node) {
+    node = h('div', { class: 'skw-msg', 'data-role': 'message', 'data-from': 'bot', 'data-provisional': true, 'data-reply-to': rt },
+      [h('div', { class: 'skw-bubble', 'data-role': 'text' })]);
+    provisional.set(rt, node);
+    place(node);
+  }
+  const el = node.firstChild, prev = el.textContent;
+  el.textContent = prev + (prev && !/[\u3000-\u9fff\uff00-\uffef]$/.test(prev) ? ' ' : '') + text; // no space after Chinese
+  stick(b);
+}
+function onError(f) {
+  const cid = str(f.client_id), status = Number(f.status), p = st.pending.find(x => x.client_id === cid);
+  if (!cid) return console.warn('shopkeep widget:', status, f.error);
+  const node = log.querySelector(`[data-client-id="${CSS.escape(cid)}"]`);
+  if (!p) return node && setNote(node, str(f.error)); // processed already: its reply failed
+  if (status !== 429 && status !== 503) return fail(cid, str(f.error));
+  if (node) setNote(node, '', 'retrying'); // resend the same message later
+  clearTimeout(retryTimers.get(cid));
+  retryTimers.set(cid, setTimeout(() => {
+    retryTimers.delete(cid);
+    if (st.pending.includes(p)) transmit(p);
+  }, (Number(f.retry_after_s) > 0 ? Number(f.retry_after_s) : 2) * 1000));
+}
+
+// ---- the socket
+let ws = null, welcomed = false, started = false, attempt = 0, timer = null, pingTimer = null, lastRx = 0, lastSent = null;
+function connect() {
+  clearTimeout(timer);
+  timer = null;
+  if (ws) return;
+  started = true;
+  const s = load(); // another tab may hold a newer token
+  if (typeof s.token === 'string') st.token = s.token;
+  const withToken = !!st.token;
+  let sock;
+  try {
+    sock = new WebSocket(`${wsUrl}?token=${encodeURIComponent(st.token)}&after=${encodeURIComponent(pageLast)}&lang=${lang}`);
+  } catch (e) { statusEl.hidden = false; return retry(); }
+  ws = sock;
+  welcomed = false;
+  lastRx = Date.now();
+  sock.onmessage = ev => { if (sock === ws) { lastRx = Date.now(); onFrame(ev.data); } };
+  sock.onclose = ev => closed(sock, ev.code, withToken);
+}
+function closed(sock, code, withToken) {
+  if (sock !== ws) return;
+  const hadWelcome = welcomed;
+  ws = null;
+  welcomed = false;
+  clearInterval(pingTimer);
+  typing.hidden = true;
+  statusEl.hidden = false;
+  if (code === 1009 && bubbles.has(lastSent)) fail(lastSent, t('tooLong')); // resending it would loop
+  if (code === 4401 && withToken) { forgetToken(); attempt = 0; return connect(); }
+  if (!hadWelcome && withToken) {
+    // The browser cannot see a 401 on a failed handshake: when the server is up, the token was
+    // refused, so drop it; when it is unreachable (offline, restarting), keep it.
+    probe().then(up => { if (up) forgetToken(); retry(); });
+    return;
+  }
+  retry();
+}
+// Is the server up? A cross-origin status is readable only if widget.js has CORS headers;
+// without them any HTTP answer counts as up.
+function probe() {
+  if (navigator.onLine === false) return Promise.resolve(false);
+  const get = mode => fetch(server + '/widget.js', { method: 'HEAD', mode, cache: 'no-store', credentials: 'omit' });
+  return get('cors').then(r => r.ok, () => get('no-cors').then(() => true, () => false));
+}
+function forgetToken() { st.token = ''; save(); }
+function retry() { // exponential backoff with jitter, 0.5 s .. 15 s
+  if (timer || ws) return;
+  const cap = Math.min(15000, 500 * 2 ** attempt++);
+  timer = setTimeout(connect, Math.max(500, cap / 2 + Math.random() * cap / 2));
+}
+function kill() { // drop the socket now (dead, or reset) without waiting for its close
+  const sock = ws;
+  if (!sock) return;
+  closed(sock, 1006, false);
+  try { sock.close(); } catch (e) { /* already closing */ }
+}
+function startPing() {
+  clearInterval(pingTimer);
+  pingTimer = setInterval(() => { if (Date.now() - lastRx > 60000) kill(); else frame({ type: 'ping' }); }, 25000);
+}
+function reset() { // forget the conversation and start a new one
+  kill();
+  st = { token: '', conversationId: '', lastId: '', pending: [] };
+  save();
+  retryTimers.forEach(clearTimeout);
+  retryTimers.clear();
+  bubbles.clear();
+  log.querySelectorAll(':scope > .skw-pending').forEach(n => n.remove());
+  newConversation();
+  attempt = 0;
+  connect();
+}
+
+// ---- start
+function init() {
+  build();
+  document.body.appendChild(root);
+  st.pending.forEach(addBubble);
+  // A returning shopper reconnects now (the server replays the transcript); a new one on first open.
+  if (st.token || st.pending.length) connect();
+  if (opt('open') === 'true') open();
+  // Back online or back in view: the old socket may be dead (network change, phone asleep).
+  const wake = () => {
+    const sock = ws, since = Date.now();
+    attempt = 0;
+    if (!sock) return started && connect();
+    if (frame({ type: 'ping' })) setTimeout(() => { if (ws === sock && lastRx < since) kill(); }, 4000); // kill() reconnects
+  };
+  addEventListener('online', wake);
+  document.addEventListener('visibilitychange', () => document.hidden || wake());
+  if (langOpt !== 'en' && langOpt !== 'zh') {
+    new MutationObserver(() => setLang(pageLang())).observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });
+  }
+  window.ShopkeepWidget = {
+    open,
+    close: () => close(false),
+    send: text => send(text),
+    reset,
+    get conversationId() { return st.conversationId || null; },
+    get isOpen() { return isOpen; },
+    get connected() { return !!(ws && welcomed); }
+  };
+  dispatchEvent(new Event('shopkeep:ready'));
+}
+if (document.body) init(); else document.addEventListener('DOMContentLoaded', init);
+})();
