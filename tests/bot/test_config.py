@@ -36,6 +36,13 @@ def test_environment_overrides_deployment_choices(tmp_path):
     ("sessions: {lock_lease_s: -1}\n", "'sessions.lock_lease_s' must be more than 0"),
     ("server: {workers: 0}\n", "'server.workers' must be at least 1"),
     ("server: {workers: two}\n", "'server.workers' must be a number"),
+    ("channels: [widget]\n", "section 'channels' must be a mapping"),
+    ("channels: {whatsap: {}}\n", "unknown channel(s) in 'channels': whatsap"),
+    ("channels: {widget: {alowed_origins: []}}\n", "unknown setting(s) in 'channels.widget': alowed_origins"),
+    ("channels: {widget: {allowed_origins: [3]}}\n", "'channels.widget.allowed_origins' must be a string or a list"),
+    ("channels: {widget: {rate_limit_ip: lots}}\n", "'channels.widget.rate_limit_ip' must be like"),
+    ("channels: {widget: {max_frame_bytes: 10}}\n", "'channels.widget.max_frame_bytes' must be at least 256"),
+    ("channels: {widget: {token_max_age_days: 0}}\n", "'channels.widget.token_max_age_days' must be more than 0"),
 ])
 def test_bad_files_get_clear_errors(tmp_path, text, fragment):
     path = tmp_path / "shopkeep.yml"
@@ -62,3 +69,26 @@ def test_workers_and_pool_settings_are_read(tmp_path):
     path.write_text("server: {workers: 3}\nsessions: {pool_size: 8, pool_timeout_s: 1.5}\n")
     config = load_config(path, env={})
     assert config.server.workers == 3 and config.sessions.pool_size == 8 and config.sessions.pool_timeout_s == 1.5
+
+
+def test_channels_section_is_read(tmp_path):
+    path = tmp_path / "shopkeep.yml"
+    path.write_text("channels:\n  widget:\n    allowed_origins: https://shop.example\n    socketio: false\n")
+    widget = load_config(path, env={}).channels.widget
+    assert widget.allowed_origins == ("https://shop.example",) and widget.socketio is False
+    assert widget.rate_limit_conversation == "10/10 seconds"
+
+
+def test_secret_key_comes_from_the_environment_or_one_kept_file(tmp_path):
+    import stat
+
+    from bot.config import secret_key
+
+    config = load_config(env={"SHOPKEEP_DATA_DIR": str(tmp_path)})
+    assert secret_key(config, env={"SHOPKEEP_SECRET_KEY": "s3cret"}) == b"s3cret"
+    first = secret_key(config, env={})
+    assert len(first) == 64 and secret_key(config, env={}) == first  # made once, then kept
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(ConfigError, match="is empty"):
+        secret_key(config, env={})
