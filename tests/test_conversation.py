@@ -147,3 +147,13 @@ async def test_an_order_id_written_with_a_space_is_read(client):
     await say(client, "b21", "wher is my ordr")
     reply = texts(await say(client, "b21", "SK 1002"))
     assert "SK-1002" in reply and "order number" not in reply
+
+
+async def test_a_chinese_shopper_gets_the_chinese_responses_and_keeps_them_for_an_order_id(client):
+    greeting = await say(client, "zh-1", "你好")
+    assert greeting[0]["text"].startswith("您好") and greeting[0]["buttons"][0]["title"] == "查询我的订单"
+    assert "condition" not in greeting[0]
+    ask = await say(client, "zh-1", "我要查订单")
+    assert "订单号" in texts(ask)
+    english = await say(client, "en-1", "hello there")
+    assert english[0]["text"].startswith("Hi! I'm the Maple & Pine assistant")

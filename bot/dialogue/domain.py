@@ -56,12 +56,18 @@ class Domain:
     def knows_action(self, name: str) -> bool:
         return name in self.responses or name in self.forms or name in self.custom_actions
 
-    def render(self, name: str, slots: dict, **overrides) -> list[dict]:
-        """The messages of response `name`, one variant chosen, slots filled in."""
+    def render(self, name: str, slots: dict, channel: str | None = None, **overrides) -> list[dict]:
+        """The messages of response `name`, one variant chosen, slots filled in.
+
+        As Rasa 3 does: variants whose `condition` (a list of {type: slot,
+        name, value}) holds for `slots`, or whose `channel` is `channel`, are
+        preferred; otherwise one without condition or channel is chosen. The
+        `condition` and `channel` keys never reach the shopper."""
         variants = self.responses.get(name)
         if not variants:
             raise DomainError(f"no response named '{name}' in the domain")
-        variant = dict(random.choice(variants))
+        variant = {k: v for k, v in random.choice(_matching(variants, slots, channel)).items()
+                   if k not in ("condition", "channel")}
         values = {k: ("" if v is None else v) for k, v in slots.items()}
         if "text" in variant:
             try:
@@ -70,3 +76,16 @@ class Domain:
                 pass  # a template naming an unset slot is sent as written, as Rasa does
         variant.update({k: v for k, v in overrides.items() if v is not None})
         return [variant]
+
+
+def _matching(variants: list[dict], slots: dict, channel: str | None) -> list[dict]:
+    """The variants to choose from: those whose conditions and channel match
+    (the most specific first), else the plain ones, else all of them."""
+    def holds(variant: dict) -> bool:
+        return all(isinstance(c, dict) and c.get("type", "slot") == "slot"
+                   and slots.get(c.get("name")) == c.get("value") for c in variant.get("condition") or [])
+
+    specific = [v for v in variants if (v.get("condition") or v.get("channel")) and holds(v)
+                and v.get("channel") in (None, channel)]
+    plain = [v for v in variants if not v.get("condition") and not v.get("channel")]
+    return specific or plain or variants

@@ -10,6 +10,7 @@ built in.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 
@@ -18,6 +19,7 @@ from bot.dialogue.domain import Domain
 from bot.dialogue.rules import RuleBook
 from bot.sessions.store import Session
 from knowledge.answers import KnowledgeAnswerer
+from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ DEACTIVATE_FORM = "action_deactivate_loop"
 FALLBACK_INTENT = "nlu_fallback"
 STOP_INTENT = "stop"  # ends a form, or takes back a request for a person
 RASA_SDK_VERSION = "3.21.1"
+LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
 MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
 
 # Keys of a bot message that channels deliver (Rasa's REST format).
@@ -52,6 +55,7 @@ class Dialogue:
         knowledge after the turn's own actions."""
         intent = parse["intent"]["name"]
         turn = _Turn(session, parse, on_text)
+        self._set_language(session, turn.text)
         if session.handoff:
             if intent == STOP_INTENT:
                 session.handoff = None
@@ -83,9 +87,26 @@ class Dialogue:
                 await self._answer_from_knowledge(turn, question)
         return turn.messages
 
+    def _set_language(self, session: Session, text: str) -> None:
+        """Fill the domain's `language` slot, if it declares one, with the
+        shopper's language ("zh" or "en"), so responses can have a variant per
+        language (`condition: [{type: slot, name: language, value: zh}]`).
+        A message with no language in it ("SK-1002", "ok") keeps the last one."""
+        if LANGUAGE_SLOT not in self.domain.slots:
+            return
+        if has_chinese(text):
+            language = "zh"
+        elif len(re.findall(r"[A-Za-z]{2,}", text)) >= 2:
+            language = "en"
+        else:
+            language = session.slots.get(LANGUAGE_SLOT) or "en"
+        if session.slots.get(LANGUAGE_SLOT) != language:
+            self._set_slot(session, LANGUAGE_SLOT, language)
+
     def _apologise(self, turn: "_Turn") -> None:
         turn.queue.clear()
-        turn.say(self.domain.render("utter_error", turn.session.slots)[0] if "utter_error" in self.domain.responses
+        turn.say(self.domain.render("utter_error", turn.session.slots, turn.channel)[0]
+                 if "utter_error" in self.domain.responses
                  else {"text": "Sorry, something went wrong on our side. Please try again."})
 
     # -- slots and forms ---------------------------------------------------
@@ -154,7 +175,7 @@ class Dialogue:
         ask = next((r for r in (f"utter_ask_{form}_{missing[0]}", f"utter_ask_{missing[0]}")
                     if r in self.domain.responses), None)
         turn.say({"text": f"Please tell me your {missing[0].replace('_', ' ')}."} if ask is None
-                 else self.domain.render(ask, session.slots)[0])
+                 else self.domain.render(ask, session.slots, turn.channel)[0])
 
     # -- running one action -----------------------------------------------
 
@@ -166,7 +187,7 @@ class Dialogue:
             await self._run_form(action, turn)
         elif action.startswith("utter_"):
             if action in self.domain.responses:
-                for message in self.domain.render(action, session.slots):
+                for message in self.domain.render(action, session.slots, turn.channel):
                     turn.say(message)
             else:
                 log.warning("response %s is not in the domain", action)
@@ -206,7 +227,7 @@ class Dialogue:
         }
         result = await self.actions.run(call)
         for response in result.get("responses", []):
-            turn.say(self._message_from_response(response, session))
+            turn.say(self._message_from_response(response, session, turn.channel))
         for event in result.get("events", []):
             self._apply_event(event, turn)
 
@@ -226,10 +247,10 @@ class Dialogue:
             "latest_event_time": time.time(),
         }
 
-    def _message_from_response(self, response: dict, session: Session) -> dict:
+    def _message_from_response(self, response: dict, session: Session, channel: str | None = None) -> dict:
         message = {k: response.get(k) for k in MESSAGE_KEYS}
         if response.get("response"):
-            template = self.domain.render(response["response"], session.slots)[0]
+            template = self.domain.render(response["response"], session.slots, channel)[0]
             message = {**{k: template.get(k) for k in MESSAGE_KEYS}, **{k: v for k, v in message.items() if v}}
         if response.get("json_message"):
             message["custom"] = response["json_message"]
@@ -273,6 +294,9 @@ class _Turn:
         self.parse = parse
         self.text = parse.get("text", "")
         self.intent = parse["intent"]["name"]
+        # the channel the message came in on, for channel-specific response variations
+        self.channel = next((e.get("input_channel") for e in reversed(session.new_events) if e.get("event") == "user"),
+                            None)
         self.queue: deque[str] = deque()
         self.messages: list[dict] = []
 
