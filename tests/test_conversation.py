@@ -157,3 +157,11 @@ async def test_a_chinese_shopper_gets_the_chinese_responses_and_keeps_them_for_a
     assert "订单号" in texts(ask)
     english = await say(client, "en-1", "hello there")
     assert english[0]["text"].startswith("Hi! I'm the Maple & Pine assistant")
+
+
+async def test_yes_to_the_offer_of_a_person_hands_the_conversation_over(client):
+    offer = await say(client, "offer-1", "do you offer a bereavement discount?")
+    assert offer[0]["custom"]["abstained"] and offer[0]["buttons"][0]["title"] == "Yes, connect me"
+    handed = await say(client, "offer-1", "yes please")
+    assert "anything else" not in texts(handed).lower()
+    assert (await client.app[assistant_key].sessions.load("offer-1")).handoff

@@ -28,6 +28,13 @@ DEACTIVATE_FORM = "action_deactivate_loop"
 FALLBACK_INTENT = "nlu_fallback"
 STOP_INTENT = "stop"  # ends a form, or takes back a request for a person
 RASA_SDK_VERSION = "3.21.1"
+AFFIRM_INTENT = "affirm"
+HANDOFF_INTENT = "human_handoff"  # the intent whose rule hands the conversation to a person
+# Quick replies under "I don't know; would you like a person?": the shopper's answer, as text.
+OFFER_BUTTONS = {"en": [{"title": "Yes, connect me", "payload": "I want to talk to a person"},
+                        {"title": "No, thanks", "payload": "no thanks"}],
+                 "zh": [{"title": "转接人工客服", "payload": "我要转人工客服"},
+                        {"title": "不用了", "payload": "不用了，谢谢"}]}
 LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
 MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
 
@@ -67,6 +74,8 @@ class Dialogue:
             self._fill_slots_from_entities(session, parse)
             if session.active_form:
                 turn.queue.append(session.active_form)
+            elif intent == AFFIRM_INTENT and self._offered_a_person(session):
+                turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])  # "yes" to "would you like a person?"
             else:
                 turn.queue.extend(self.rules.by_intent.get(intent)
                                   or self.rules.by_intent.get(FALLBACK_INTENT) or ["utter_default"])
@@ -86,6 +95,13 @@ class Dialogue:
             for question in questions:
                 await self._answer_from_knowledge(turn, question)
         return turn.messages
+
+    def _offered_a_person(self, session: Session) -> bool:
+        """The bot's last message said it did not know and offered a person, and a rule can hand off."""
+        if HANDOFF_INTENT not in self.rules.by_intent:
+            return False
+        last = next((e for e in reversed(session.history) if e.get("event") == "bot"), None)
+        return bool(last and ((last.get("data") or {}).get("custom") or {}).get("abstained"))
 
     def _set_language(self, session: Session, text: str) -> None:
         """Fill the domain's `language` slot, if it declares one, with the
@@ -210,9 +226,12 @@ class Dialogue:
         answer = await self.answerer.answer(question, earlier[-1] if earlier else None, turn.on_text,
                                             context_sources=last_sources)
         custom = {"sources": answer.sources}
+        message = {"text": answer.text, "custom": custom}
         if answer.abstained:
             custom["abstained"] = True
-        turn.say({"text": answer.text, "custom": custom})
+            if HANDOFF_INTENT in self.rules.by_intent and not turn.session.handoff:
+                message["buttons"] = OFFER_BUTTONS["zh" if has_chinese(answer.text) else "en"]
+        turn.say(message)
 
     async def _run_custom(self, action: str, turn: "_Turn", candidates: list[dict] = ()) -> None:
         session = turn.session
