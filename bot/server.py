@@ -147,6 +147,7 @@ async def health(request: web.Request) -> web.Response:
             "knowledge": f"ready ({len(models.answerer.retriever.passages)} passages)",
             "lm": models.lm_status,
         },
+        "open_sockets": app[outbox_key].open_sockets,  # widget and socket.io sockets open in this worker
     }
     return web.json_response(body, status=200 if redis_status == "ok" else 503)
 

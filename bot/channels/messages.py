@@ -18,7 +18,7 @@ the widget takes it as it is; the messaging webhooks render their own).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from knowledge.catalog import Product
 from knowledge.documents import Passage
@@ -133,25 +133,30 @@ def _card_from_element(element) -> dict | None:
     return card
 
 
-def to_socketio(message: dict) -> list[dict]:
+def to_socketio(message: dict, base_url: str = "") -> list[dict]:
     """Rasa's socket.io `bot_uttered` payloads for one neutral message: each
     has exactly one of text (with quick_replies), an image attachment, or a
     generic template, as rasa-webchat rejects messages with extra keys.
-    Source links go into the text as Markdown links, which rasa-webchat renders."""
+    Source links go into the text as Markdown links, which rasa-webchat renders.
+    Relative links and images are made absolute against `base_url` (the bot's
+    address), since the client runs on the store's own pages."""
+    def absolute(url: str) -> str:
+        return urljoin(base_url, url) if base_url else url
+
     out = []
     text = message.get("text") or ""
     sources = message.get("sources") or []
     if sources:
-        links = ", ".join(f"[{s['title']}]({s['url']})" if s.get("url") else s["title"] for s in sources)
+        links = ", ".join(f"[{s['title']}]({absolute(s['url'])})" if s.get("url") else s["title"] for s in sources)
         text = f"{text}\n\nSource: {links}" if text else f"Source: {links}"
-    if text:
+    if text or message.get("buttons"):
         payload = {"text": text}
         if message.get("buttons"):
             payload["quick_replies"] = [{"content_type": "text", "title": b["title"], "payload": b["payload"]}
                                         for b in message["buttons"]]
         out.append(payload)
     if message.get("image"):
-        out.append({"attachment": {"type": "image", "payload": {"src": message["image"]}}})
+        out.append({"attachment": {"type": "image", "payload": {"src": absolute(message["image"])}}})
     if message.get("cards"):
         elements = []
         for card in message["cards"]:
@@ -159,9 +164,9 @@ def to_socketio(message: dict) -> list[dict]:
                        "subtitle": " ".join(x for x in (f"{card.get('price', '')} {card.get('currency', '')}".strip(),
                                                         card.get("subtitle", "")) if x)}
             if card.get("image"):
-                element["image_url"] = card["image"]
+                element["image_url"] = absolute(card["image"])
             if card.get("url"):
-                element["buttons"] = [{"type": "web_url", "url": card["url"], "title": "View"}]
+                element["buttons"] = [{"type": "web_url", "url": absolute(card["url"]), "title": "View"}]
             elements.append(element)
         out.append({"attachment": {"type": "template",
                                    "payload": {"template_type": "generic", "elements": elements}}})

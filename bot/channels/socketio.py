@@ -67,13 +67,20 @@ class SocketIOChannel:
         request = environ.get("aiohttp.request")
         return (request.remote if request is not None else None) or environ.get("REMOTE_ADDR") or "unknown"
 
+    @staticmethod
+    def _base_url(environ: dict) -> str:
+        """The bot's address as the client reached it (behind a proxy: X-Forwarded-Proto/Host), for links."""
+        scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")).split(",")[0].strip()
+        host = environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")).split(",")[0].strip()
+        return f"{scheme}://{host}/" if host else ""
+
     async def connect(self, sid: str, environ: dict, auth=None) -> None:
         ip = self._ip(environ)
         try:
             await self.app[rate_limits_key].hit("connect", ip)
         except TURN_ERRORS as exc:
             raise socketio.exceptions.ConnectionRefusedError(error_event(exc))
-        await self.sio.save_session(sid, {"ip": ip})
+        await self.sio.save_session(sid, {"ip": ip, "base_url": self._base_url(environ)})
 
     async def disconnect(self, sid: str, reason=None) -> None:
         pump = self.pumps.pop(sid, None)
@@ -110,9 +117,11 @@ class SocketIOChannel:
         if old is not None:
             await old.stop()
 
+        base_url = session.get("base_url", "")
+
         async def send(entry: dict) -> None:
             if entry["role"] != "user":  # the client shows the shopper's own messages itself
-                for payload in to_socketio(entry["message"]):
+                for payload in to_socketio(entry["message"], base_url):
                     await self.sio.emit("bot_uttered", payload, to=sid)
 
         async def sent(entry_id: str) -> None:
@@ -134,6 +143,8 @@ class SocketIOChannel:
         if not isinstance(data, dict):
             await self._refuse(sid, ChannelError(400, "user_uttered needs an object with 'message'"))
             return
+        if data.get("message") is None or data.get("message") == "":
+            return  # rasa-webchat opens with an empty message when it has no initPayload: nothing to answer
         metadata = data.get("metadata") or data.get("customData") or {}
         client_id = metadata.get("message_id") if isinstance(metadata, dict) else None
         if not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID_CHARS:

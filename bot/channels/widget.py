@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "widget_static"
 CHANNEL = "widget"
 LANGS = ("en", "zh")
-CLOSE_TOKEN_INVALID = 4401  # the conversation token stopped being valid while connected
+FLUSH_WAIT_S = 5.0  # how long a turn waits to send its replies itself before leaving them to the pump
 
 
 def allowed_origin(request: web.Request) -> bool:
@@ -141,7 +141,11 @@ class WidgetSocket:
         try:
             await socket_turn(self.app, self.conversation_id, client_id, frame.get("text"), self.ip, CHANNEL,
                               display=frame.get("display"), on_text=partial)
-            await self.pump.flush()  # the replies before "typing off", whichever process delivered them
+            # the replies before "typing off"; if Redis went away just now, the pump sends them later
+            async with asyncio.timeout(FLUSH_WAIT_S):
+                await self.pump.flush()
+        except TimeoutError:
+            self.pump.wake()
         except (ConnectionError, RuntimeError):
             pass  # the shopper left mid-turn: the replies wait in the outbox
         except TURN_ERRORS as exc:
@@ -182,8 +186,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if after is not None and not ENTRY_ID.match(after):
             raise ChannelError(400, "'after' must be an entry id such as 1732900000000-0")
         lang = request.query.get("lang") if request.query.get("lang") in LANGS else None
-        if not token:
-            await app[outbox_key].open(conversation_id, CHANNEL, conversation_id, lang)
+        await app[outbox_key].open(conversation_id, CHANNEL, conversation_id, lang)  # new, or its expiry renewed
     except TURN_ERRORS as exc:
         return error_response(exc)
     ws = _WebSocket(max_msg_size=settings.max_frame_bytes, heartbeat=30)
