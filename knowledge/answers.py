@@ -332,7 +332,7 @@ class KnowledgeAnswerer:
                     done, rest = complete_sentences(text)
                     text = next((s for s in [*done, rest] if makes_claims(s)), "")
         except (GenerationError, TimeoutError) as exc:
-            log.info("no summary from the model (%s)", exc or "timeout")
+            log.info("no summary from the model (%s)", str(exc) or type(exc).__name__)
             return None
         lead = text.strip()
         if not lead or "UNSURE" in lead.upper():

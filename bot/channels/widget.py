@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "widget_static"
 CHANNEL = "widget"
 LANGS = ("en", "zh")
+SHUTDOWN_TURN_WAIT_S = 30.0  # on shutdown, turns still running get this long to finish
 FLUSH_WAIT_S = 5.0  # how long a turn waits to send its replies itself before leaving them to the pump
 
 
@@ -127,9 +128,15 @@ class WidgetSocket:
                 400, "a frame must be a JSON object with \"type\": \"message\", \"ack\" or \"ping\"")))
 
     async def _turns(self) -> None:
+        running = self.app[running_turns_key]
         while True:
             frame = await self.queue.get()
-            await self.turn(frame)
+            # Its own task, shielded: when the shopper closes the page mid-turn, the turn still
+            # finishes and delivers (the widget will not resend a message it has a receipt for).
+            task = asyncio.create_task(self.turn(frame))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            await asyncio.shield(task)
 
     async def turn(self, frame: dict) -> None:
         client_id = frame["client_id"]
@@ -242,16 +249,21 @@ async def source_page(request: web.Request) -> web.Response:
 
 
 async def close_sockets(app: web.Application) -> None:
-    """On shutdown: close every open widget socket (the widgets reconnect to another process)."""
+    """On shutdown: close every open widget socket (the widgets reconnect to another
+    process), then let the turns already running finish and deliver."""
     for ws in list(app[open_sockets_key]):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+    if app[running_turns_key]:
+        await asyncio.wait(list(app[running_turns_key]), timeout=SHUTDOWN_TURN_WAIT_S)
 
 
 open_sockets_key = web.AppKey("widget_sockets", weakref.WeakSet)
+running_turns_key = web.AppKey("widget_turns", set)
 
 
 def setup_widget_channel(app: web.Application) -> None:
     app[open_sockets_key] = weakref.WeakSet()
+    app[running_turns_key] = set()
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/widget.js", widget_js)
     app.router.add_get("/", demo_page)

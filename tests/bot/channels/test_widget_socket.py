@@ -217,3 +217,13 @@ async def test_redis_going_away_gets_a_503_event_and_the_message_can_be_resent(a
     finally:
         await ws.close()
         redis.stop()
+
+
+async def test_closing_the_page_mid_turn_still_delivers_the_reply(client):
+    ws, welcome = await connect(client)
+    await ws.send_json({"type": "message", "client_id": "leaving", "text": "How long does shipping take?"})
+    receipt = (await frames_until(ws, lambda f: f["type"] == "entry" and f["role"] == "user"))[-1]
+    await ws.close()  # the shopper reloads while the answer is being written
+    ws, _ = await connect(client, welcome["token"], after=receipt["id"])
+    reply = (await frames_until(ws, lambda f: f["type"] == "entry" and f["role"] == "bot"))[-1]
+    assert reply["reply_to"] == "leaving" and "3 to 5 business days" in reply["message"]["text"]
