@@ -220,9 +220,27 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def token_status(request: web.Request) -> web.Response:
+    """GET /widget/token?token=...: 200 {"valid": true} or the 401 the WebSocket would give,
+    readable by the widget from the store's page (a failed WebSocket handshake hides its status,
+    so the widget asks here before it forgets a conversation)."""
+    origin = request.headers.get("Origin")
+    if origin and not allowed_origin(request):
+        return error_response(ChannelError(403, f"origin {origin!r} may not open this chat", reason="origin"))
+    try:
+        request.app[tokens_key].verify(request.query.get("token") or "")
+        response = web.json_response({"valid": True})
+    except ChannelError as exc:
+        response = error_response(exc)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 async def widget_js(request: web.Request) -> web.FileResponse:
-    # Any page may load the script (the socket checks origins); the widget also reads it with a HEAD
-    # request to tell "server down" from "token refused" after a failed connect.
+    # Any page may load the script; the socket checks origins.
     return web.FileResponse(STATIC / "widget.js", headers={"Cache-Control": "public, max-age=300",
                                                             "Content-Type": "text/javascript; charset=utf-8",
                                                             "Access-Control-Allow-Origin": "*"})
@@ -270,3 +288,4 @@ def setup_widget_channel(app: web.Application) -> None:
     app.router.add_static("/widget/demo/images", STATIC / "images")
     app.router.add_get("/sources/{passage_id}", source_page)
     app.router.add_get("/widget/ws", websocket)
+    app.router.add_get("/widget/token", token_status)

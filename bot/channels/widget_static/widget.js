@@ -524,19 +524,17 @@ function closed(sock, code, withToken) {
   if (code === 1009 && bubbles.has(lastSent)) fail(lastSent, t('tooLong')); // resending it would loop
   if (code === 4401 && withToken) { forgetToken(); attempt = 0; return connect(); }
   if (!hadWelcome && withToken) {
-    // The browser cannot see a 401 on a failed handshake: when the server is up, the token was
-    // refused, so drop it; when it is unreachable (offline, restarting), keep it.
-    probe().then(up => { if (up) forgetToken(); retry(); });
+    // The browser cannot see why a handshake failed: ask the server whether the token is still
+    // good, and drop it only on a clear 401 (not on a rate limit, a Redis outage or no network).
+    tokenRefused().then(refused => { if (refused) forgetToken(); retry(); });
     return;
   }
   retry();
 }
-// Is the server up? A cross-origin status is readable only if widget.js has CORS headers;
-// without them any HTTP answer counts as up.
-function probe() {
+function tokenRefused() {
   if (navigator.onLine === false) return Promise.resolve(false);
-  const get = mode => fetch(server + '/widget.js', { method: 'HEAD', mode, cache: 'no-store', credentials: 'omit' });
-  return get('cors').then(r => r.ok, () => get('no-cors').then(() => true, () => false));
+  return fetch(`${server}/widget/token?token=${encodeURIComponent(st.token)}`, { cache: 'no-store', credentials: 'omit' })
+    .then(r => r.status === 401, () => false);
 }
 function forgetToken() { st.token = ''; save(); }
 function retry() { // exponential backoff with jitter, 0.5 s .. 15 s

@@ -227,3 +227,14 @@ async def test_closing_the_page_mid_turn_still_delivers_the_reply(client):
     ws, _ = await connect(client, welcome["token"], after=receipt["id"])
     reply = (await frames_until(ws, lambda f: f["type"] == "entry" and f["role"] == "bot"))[-1]
     assert reply["reply_to"] == "leaving" and "3 to 5 business days" in reply["message"]["text"]
+
+
+async def test_the_widget_can_ask_whether_its_token_is_still_good(client):
+    _, welcome = await connect(client)
+    good = await client.get(f"/widget/token?token={welcome['token']}", headers=origin(client))
+    assert good.status == 200 and (await good.json())["valid"]
+    assert good.headers["Access-Control-Allow-Origin"] == origin(client)["Origin"]
+    forged = await client.get("/widget/token?token=abc.def.ghi", headers=origin(client))
+    assert forged.status == 401 and (await forged.json())["reason"] == "token_invalid"
+    foreign = await client.get(f"/widget/token?token={welcome['token']}", headers={"Origin": "https://evil.example"})
+    assert foreign.status == 403
