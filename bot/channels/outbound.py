@@ -148,9 +148,10 @@ class Outbox:
 
     # -- sending ----------------------------------------------------------
 
-    def register(self, channel: str, sender: Sender) -> None:
-        """`sender(record, entries)` sends new entries of `channel`'s conversations
-        through the platform's API. Socket channels need none: they read the stream."""
+    def register(self, channel: str, sender: Sender | None = None) -> None:
+        """How `channel` sends: `sender(record, entries)` sends new entries of its
+        conversations through the platform's API; None for a socket channel,
+        whose open sockets read the transcript themselves."""
         self._senders[channel] = sender
 
     async def deliver(self, conversation_id: str, messages: list[dict], role: str = "bot",
@@ -180,11 +181,14 @@ class Outbox:
         except RedisError as exc:
             raise unavailable("deliver the messages", exc) from exc
         entries = [{"id": i.decode(), **body} for i, body in zip(ids, bodies) if i]
-        if entries and self._senders:
+        if entries and role != "user":
             record = await self.record(conversation_id)
-            sender = self._senders.get(record["channel"]) if record else None
-            if sender is not None:
-                await sender(record, entries)
+            channel = record["channel"] if record else None
+            if channel not in self._senders:
+                log.warning("conversation %s (channel %s): the channel cannot send later messages; %d kept in "
+                            "its transcript", conversation_id, channel, len(entries))
+            elif self._senders[channel] is not None:
+                await self._senders[channel](record, entries)
         return entries
 
     async def after(self, conversation_id: str, after_id: str | None = None, count: int | None = None) -> list[dict]:

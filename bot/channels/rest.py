@@ -20,10 +20,11 @@ import logging
 from aiohttp import web
 
 from bot.channels.base import TURN_ERRORS, ChannelError, check_text, error_response, log_turn_error
-from bot.typedefs import assistant_key, config_key
+from bot.typedefs import assistant_key, config_key, outbox_key
 
 log = logging.getLogger(__name__)
 
+CHANNEL = "rest"
 MAX_SENDER_CHARS = 256
 
 
@@ -69,7 +70,9 @@ async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
                 on_text=None) -> list[dict] | web.Response:
     """The bot's messages for a parsed request, or an error response."""
     try:
-        return await request.app[assistant_key].handle_turn(sender, message, metadata, channel="rest",
+        # Rasa's REST channel cannot be reached later: the record says so (a console can still see it).
+        await request.app[outbox_key].open(sender, CHANNEL, sender)
+        return await request.app[assistant_key].handle_turn(sender, message, metadata, channel=CHANNEL,
                                                             on_text=on_text)
     except TURN_ERRORS as exc:
         log_turn_error(sender, exc)

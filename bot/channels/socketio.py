@@ -54,6 +54,7 @@ class SocketIOChannel:
         self.sio.on("session_request", self.session_request)
         self.sio.on("user_uttered", self.user_uttered)
         app.on_shutdown.append(self._shutdown)
+        app.on_startup.append(self._register)
 
     def _origin_allowed(self, origin: str | None, environ: dict) -> bool:
         allowed = self.app[config_key].channels.widget.allowed_origins
@@ -164,6 +165,9 @@ class SocketIOChannel:
         retry = f" Please try again in {round(event['retry_after_s'])} s." if event.get("retry_after_s") else ""
         await self.sio.emit("bot_uttered", {"text": f"Sorry, your message was not processed: {event['error']}.{retry}"},
                             to=sid)
+
+    async def _register(self, app: web.Application) -> None:
+        app[outbox_key].register(CHANNEL)  # a socket channel: its pumps read the transcript
 
     async def _shutdown(self, app: web.Application) -> None:
         for pump in list(self.pumps.values()):

@@ -280,9 +280,16 @@ running_turns_key = web.AppKey("widget_turns", set)
 
 
 def setup_widget_channel(app: web.Application) -> None:
+    """The widget's routes. It registers with the outbound path as a socket channel: its open
+    sockets read the transcript themselves, so it has no sender."""
     app[open_sockets_key] = weakref.WeakSet()
     app[running_turns_key] = set()
     app.on_shutdown.append(close_sockets)
+    app.on_startup.append(_register)
+
+
+async def _register(app: web.Application) -> None:
+    app[outbox_key].register(CHANNEL)
     app.router.add_get("/widget.js", widget_js)
     app.router.add_get("/", demo_page)
     app.router.add_static("/widget/demo/images", STATIC / "images")

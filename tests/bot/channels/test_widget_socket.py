@@ -238,3 +238,15 @@ async def test_the_widget_can_ask_whether_its_token_is_still_good(client):
     assert forged.status == 401 and (await forged.json())["reason"] == "token_invalid"
     foreign = await client.get(f"/widget/token?token={welcome['token']}", headers={"Origin": "https://evil.example"})
     assert foreign.status == 403
+
+
+async def test_every_conversation_remembers_its_channel_and_a_rest_one_cannot_be_reached_later(client, caplog):
+    from tests.helpers import say
+
+    _, welcome = await connect(client)
+    outbox = client.app[outbox_key]
+    assert (await outbox.record(welcome["conversation_id"]))["channel"] == "widget"
+    await say(client, "rest-shopper", "hi")
+    assert (await outbox.record("rest-shopper"))["channel"] == "rest"
+    entries = await outbox.deliver("rest-shopper", [{"text": "A person replied."}], role="agent")
+    assert entries and "cannot send later messages" in caplog.text  # kept in its transcript, and said so
