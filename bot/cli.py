@@ -44,9 +44,9 @@ def cmd_run(args: argparse.Namespace, config) -> int:
         return 0
     from aiohttp import web
 
-    from bot.server import init_app
+    from bot.server import AccessLog, init_app
 
-    web.run_app(init_app(config), host=server.host, port=server.port, print=None)
+    web.run_app(init_app(config), host=server.host, port=server.port, print=None, access_log_class=AccessLog)
     return 0
 
 

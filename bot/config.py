@@ -8,7 +8,9 @@ its whole configuration in one folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -44,6 +46,10 @@ class ServerConfig:
     workers: int | None = None  # server processes on the one port; None: one per CPU core
     max_message_chars: int = 2000
     max_body_bytes: int = 65536
+    # Addresses or networks of the reverse proxy in front of the bot ("127.0.0.1", "10.0.0.0/8"):
+    # requests from them are taken to come from the X-Forwarded-For address (rate limits per
+    # shopper, logs). Empty: the connection's own address.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         source=path.resolve(),
         **sections,
     )
-    return rate_limits_checked(check_ranges(apply_env(config, env)))
+    return _check_channel_addresses(rate_limits_checked(check_ranges(apply_env(config, env))))
 
 
 # (section, setting, smallest allowed value, whether the smallest is excluded)
@@ -241,6 +247,21 @@ _RANGES = [
     ("channels.widget", "token_max_age_days", 0, True),
     ("channels.widget", "max_frame_bytes", 256, False),
 ]
+
+
+def _check_channel_addresses(config: Config) -> Config:
+    """ConfigError for an allowed origin or a trusted proxy that can never match."""
+    for origin in config.channels.widget.allowed_origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s*]+", origin.rstrip("/")):
+            raise ConfigError(f"'channels.widget.allowed_origins': {origin!r} is not an origin such as "
+                              "\"https://www.your-store.example\" (scheme and host, optional port, no path, "
+                              "no wildcard) or \"*\"")
+    for proxy in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"'server.trusted_proxies': {proxy!r} is not an IP address or network") from None
+    return config
 
 
 def check_ranges(config: Config) -> Config:

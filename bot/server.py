@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp_remotes import XForwardedStrict
 from redis.exceptions import RedisError
 
 from bot.assembly import LM_DEFERRED, LoadedModels, load_models
@@ -38,9 +41,22 @@ from bot.typedefs import (
 )
 from knowledge.catalog import load_catalog
 
+# Query parameters that are credentials (the widget's conversation token): masked in the access log.
+SECRET_QUERY = re.compile(r"((?:^|[?&])token)=[^&]*")
 HEALTH_TIMEOUT_S = 0.8  # /health answers within a second even while Redis stalls
 
 log = logging.getLogger(__name__)
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line per request, as aiohttp's own access log, with conversation
+    tokens in URLs masked (they resume a conversation for 30 days)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = SECRET_QUERY.sub(r"\1=***", request.path_qs)
+        self.logger.info('%s "%s %s HTTP/%d.%d" %d %s %.3fs "%s"', request.remote, request.method, path,
+                         request.version.major, request.version.minor, response.status, response.body_length,
+                         time, request.headers.get("User-Agent", "-"))
 
 
 async def redis_context(app: web.Application):
@@ -154,7 +170,10 @@ async def health(request: web.Request) -> web.Response:
 
 def init_app(config: Config, models: LoadedModels | None = None) -> web.Application:
     """The bot's web application. `models` lets tests share loaded models between apps."""
-    app = web.Application(client_max_size=config.server.max_body_bytes)
+    middlewares = []
+    if config.server.trusted_proxies:  # behind a reverse proxy: the shopper's address from X-Forwarded-For
+        middlewares.append(XForwardedStrict([list(config.server.trusted_proxies)]).middleware)
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=middlewares)
     app[config_key] = config
     app.cleanup_ctx.extend([redis_context, models_context(models), assistant_context, channels_context])
     app.router.add_get("/health", health)

@@ -58,7 +58,7 @@ def _worker(config: Config, models) -> None:
     import torch
     from aiohttp import web
 
-    from bot.server import init_app
+    from bot.server import AccessLog, init_app
 
     code = 0
     try:
@@ -67,7 +67,7 @@ def _worker(config: Config, models) -> None:
         torch.set_num_threads(1)
         server = config.server
         web.run_app(init_app(config, models), host=server.host, port=server.port, reuse_port=True,
-                    print=None)
+                    print=None, access_log_class=AccessLog)
     except (KeyboardInterrupt, SystemExit):  # stopped (aiohttp's GracefulExit), even while starting
         pass
     except BaseException:
@@ -174,6 +174,10 @@ def serve(config: Config, workers: int) -> None:
         gc.freeze()
         if stop_requested:  # a library swallowed the SystemExit: stop anyway, before forking
             raise SystemExit(128 + stop_requested[0])
+        if workers > 1 and config.channels.widget.enabled and config.channels.widget.socketio:
+            log.warning("socket.io (rasa-webchat) starts with HTTP long-polling, which needs every request of a "
+                        "connection on the same process: with %d workers use a sticky load balancer, or --workers 1 "
+                        "(the website widget is not affected)", workers)
         log.info("models loaded once; forking %d workers", workers)
         Workers(config, models, workers).run()
     finally:

@@ -6,7 +6,7 @@ neutral form, built here once per message:
 
     {"text": str?,                                   plain text, never HTML
      "buttons": [{"title", "payload"}]?,             quick replies
-     "cards": [{"sku", "title", "price", "currency", "subtitle", "image"?, "url"?}]?,   product cards
+     "cards": [{"sku", "title", "price", "currency", "in_stock", "subtitle", "image"?, "url"?}]?,   product cards
      "image": url?,
      "sources": [{"id", "title", "url"}]?,           under knowledge answers
      "abstained": true?}                             the bot did not know and offered a person
@@ -24,7 +24,25 @@ from knowledge.catalog import Product
 from knowledge.documents import Passage
 
 NEUTRAL_KEYS = ("text", "buttons", "cards", "image", "sources", "abstained")
+SHOWN = ("text", "buttons", "cards", "image")  # a message needs one of these to be shown
 SOURCE_PAGE = "/sources/{id}"  # the bot's own page showing a passage, for sources without a store URL
+
+
+def check_neutral(message) -> dict:
+    """`message` when it is a neutral message with something to show; ValueError otherwise."""
+    if not isinstance(message, dict):
+        raise ValueError(f"a message must be a dict such as {{'text': '...'}}, got {type(message).__name__}")
+    unknown = set(message) - set(NEUTRAL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown message field(s) {sorted(unknown)}; a message has {', '.join(NEUTRAL_KEYS)}")
+    if "text" in message and not isinstance(message["text"], str):
+        raise ValueError(f"'text' must be a string, got {type(message['text']).__name__}")
+    for key in ("buttons", "cards", "sources"):
+        if key in message and not (isinstance(message[key], list) and all(isinstance(x, dict) for x in message[key])):
+            raise ValueError(f"'{key}' must be a list of objects")
+    if not any(message.get(k) for k in SHOWN):
+        raise ValueError("a message needs text, buttons, cards or an image")
+    return message
 
 
 def safe_url(url, images: bool = False) -> str | None:
@@ -64,7 +82,7 @@ class SourceIndex:
         if product is None:
             return None
         card = {"sku": product.sku, "title": product.name, "price": f"{product.price:.2f}",
-                "currency": product.currency,
+                "currency": product.currency, "in_stock": product.in_stock > 0,
                 "subtitle": "In stock" if product.in_stock > 0 else "Out of stock"}
         if image := safe_url(product.image, images=True):
             card["image"] = image

@@ -43,12 +43,18 @@ from typing import Awaitable, Callable, Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from bot.channels.messages import check_neutral
 from bot.sessions.redis_client import SessionStoreUnavailable, unavailable
 
 log = logging.getLogger(__name__)
 
 ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+# How a conversation's shopper is reached later (its record's "reach"):
+SOCKET = "socket"  # an open socket (widget, socket.io) reads the transcript, in whichever process holds it
+API = "api"  # the channel's registered sender calls the platform's API (messaging apps)
+NONE = "none"  # not at all (Rasa's REST channel answers only the request it was sent)
 ROLES = ("user", "bot", "agent")
+STOP_WAIT_S = 2.0  # how long stopping waits for a listener or pump to end
 
 # KEYS: stream, delivery-key set, pub/sub channel name (not a key; passed for PUBLISH)
 # ARGV: ttl_s, keep, conversation id, then (delivery key or "", entry JSON) pairs
@@ -114,6 +120,7 @@ class Outbox:
         self._senders: dict[str, Sender] = {}
         self._local: dict[str, set[Subscriber]] = {}
         self._listener: asyncio.Task | None = None
+        self._stopping = False
         self.listening = asyncio.Event()  # set while this process's subscription is live
 
     # -- the conversation record ------------------------------------------
@@ -121,11 +128,15 @@ class Outbox:
     def _key(self, kind: str, conversation_id: str) -> str:
         return f"{self.prefix}:{kind}:{conversation_id}"
 
-    async def open(self, conversation_id: str, channel: str, address: str, lang: str | None = None) -> dict:
-        """Remember (or refresh) where a conversation lives: its channel and the
-        address to reach the shopper there. Returns the record."""
+    async def open(self, conversation_id: str, channel: str, address: str, lang: str | None = None,
+                   reach: str = API) -> dict:
+        """Remember (or refresh) where a conversation lives: its channel, the
+        address to reach the shopper there, and how (`reach`: SOCKET, API or
+        NONE). Returns the record."""
+        if reach not in (SOCKET, API, NONE):
+            raise ValueError(f"reach must be {SOCKET!r}, {API!r} or {NONE!r}, got {reach!r}")
         key = self._key("conversation", conversation_id)
-        record = {"channel": channel, "address": address, "lang": lang or ""}
+        record = {"channel": channel, "address": address, "lang": lang or "", "reach": reach}
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(key, "created_at", str(time.time()))
@@ -137,7 +148,7 @@ class Outbox:
         return {"id": conversation_id, **record}
 
     async def record(self, conversation_id: str) -> dict | None:
-        """{"id", "channel", "address", "lang", "created_at"}, or None for an unknown conversation."""
+        """{"id", "channel", "address", "lang", "reach", "created_at"}, or None for an unknown conversation."""
         try:
             raw = await self.client.hgetall(self._key("conversation", conversation_id))
         except RedisError as exc:
@@ -148,10 +159,10 @@ class Outbox:
 
     # -- sending ----------------------------------------------------------
 
-    def register(self, channel: str, sender: Sender | None = None) -> None:
-        """How `channel` sends: `sender(record, entries)` sends new entries of its
-        conversations through the platform's API; None for a socket channel,
-        whose open sockets read the transcript themselves."""
+    def register(self, channel: str, sender: Sender) -> None:
+        """How a channel whose conversations are reached by API sends:
+        `sender(record, entries)` sends new entries through the platform's API.
+        (Socket channels need none: their open sockets read the transcript.)"""
         self._senders[channel] = sender
 
     async def deliver(self, conversation_id: str, messages: list[dict], role: str = "bot",
@@ -165,6 +176,8 @@ class Outbox:
         Returns the new entries (a used key's message is left out)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        for message in messages:
+            check_neutral(message)
         if keys is not None and len(keys) != len(messages):
             raise ValueError("one delivery key per message")
         if not messages:
@@ -183,12 +196,14 @@ class Outbox:
         entries = [{"id": i.decode(), **body} for i, body in zip(ids, bodies) if i]
         if entries and role != "user":
             record = await self.record(conversation_id)
-            channel = record["channel"] if record else None
-            if channel not in self._senders:
-                log.warning("conversation %s (channel %s): the channel cannot send later messages; %d kept in "
-                            "its transcript", conversation_id, channel, len(entries))
-            elif self._senders[channel] is not None:
-                await self._senders[channel](record, entries)
+            reach = record.get("reach") if record else None
+            if reach == API and record["channel"] in self._senders:
+                await self._senders[record["channel"]](record, entries)
+            elif reach != SOCKET:
+                log.warning("conversation %s (%s): %s; %d message(s) kept in its transcript", conversation_id,
+                            record["channel"] if record else "no record",
+                            f"no sender registered for channel {record['channel']!r} in this process"
+                            if reach == API else "its channel cannot send later messages", len(entries))
         return entries
 
     async def after(self, conversation_id: str, after_id: str | None = None, count: int | None = None) -> list[dict]:
@@ -240,11 +255,10 @@ class Outbox:
 
     async def stop(self) -> None:
         if self._listener is not None:
+            self._stopping = True
             self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
+            # redis-py can turn a cancellation inside a read into a ConnectionError; the flag ends the loop then
+            await asyncio.wait({self._listener}, timeout=STOP_WAIT_S)
             self._listener = None
 
     def _wake(self, conversation_id: str | None = None) -> None:
@@ -270,6 +284,8 @@ class Outbox:
                 raise
             except (RedisError, OSError) as exc:
                 self.listening.clear()
+                if self._stopping:
+                    return
                 log.warning("outbound messages: lost the Redis subscription (%s: %s); retrying in %.1f s",
                             type(exc).__name__, exc, backoff)
                 await asyncio.sleep(backoff)
@@ -293,6 +309,7 @@ class SocketPump:
         self._on_sent = on_sent
         self._event = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time: an entry is never sent twice
+        self._stopping = False
         self._task: asyncio.Task | None = None
 
     def wake(self) -> None:
@@ -305,12 +322,10 @@ class SocketPump:
 
     async def stop(self) -> None:
         self.outbox.detach(self.conversation_id, self)
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await asyncio.wait({self._task}, timeout=STOP_WAIT_S)
 
     async def flush(self) -> None:
         """Send everything after the cursor now. Raises what `send` raises (a closed socket)."""
@@ -322,6 +337,8 @@ class SocketPump:
             try:
                 entries = await self.outbox.after(self.conversation_id, self.cursor)
             except SessionStoreUnavailable as exc:
+                if self._stopping:
+                    return
                 log.warning("conversation %s: cannot read new messages yet (%s)", self.conversation_id, exc.reason)
                 await asyncio.sleep(0.5)
                 continue
@@ -334,7 +351,7 @@ class SocketPump:
                 return
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._event.wait()
             self._event.clear()
             try:

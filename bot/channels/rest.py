@@ -20,6 +20,7 @@ import logging
 from aiohttp import web
 
 from bot.channels.base import TURN_ERRORS, ChannelError, check_text, error_response, log_turn_error
+from bot.channels.outbound import NONE
 from bot.typedefs import assistant_key, config_key, outbox_key
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ async def _turn(request: web.Request, sender: str, message: str, metadata: dict,
     """The bot's messages for a parsed request, or an error response."""
     try:
         # Rasa's REST channel cannot be reached later: the record says so (a console can still see it).
-        await request.app[outbox_key].open(sender, CHANNEL, sender)
+        await request.app[outbox_key].open(sender, CHANNEL, sender, reach=NONE)
         return await request.app[assistant_key].handle_turn(sender, message, metadata, channel=CHANNEL,
                                                             on_text=on_text)
     except TURN_ERRORS as exc:

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from bot.channels.base import TURN_ERRORS, ChannelError, error_event, log_turn_error
 from bot.channels.messages import to_socketio
-from bot.channels.outbound import SocketPump
+from bot.channels.outbound import SOCKET, SocketPump
 from bot.channels.sockets import MAX_CLIENT_ID_CHARS, socket_turn
 from bot.typedefs import config_key, outbox_key, rate_limits_key, tokens_key
 
@@ -38,15 +38,18 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "socketio"
 PATH = "/socket.io"
+MAX_PACKET_BYTES = 1_000_000
 
 
 class SocketIOChannel:
     def __init__(self, app: web.Application):
         self.app = app
         settings = app[config_key].channels.widget
+        # engine.io's own limit is generous, so that an over-long message gets the channel's
+        # "longer than N characters" reply instead of a dropped connection.
         self.sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=self._origin_allowed,
-                                        max_http_buffer_size=settings.max_frame_bytes, logger=False,
-                                        engineio_logger=False)
+                                        max_http_buffer_size=max(settings.max_frame_bytes, MAX_PACKET_BYTES),
+                                        logger=False, engineio_logger=False)
         self.sio.attach(app, socketio_path=PATH)
         self.pumps: dict[str, SocketPump] = {}
         self.sio.on("connect", self.connect)
@@ -54,7 +57,6 @@ class SocketIOChannel:
         self.sio.on("session_request", self.session_request)
         self.sio.on("user_uttered", self.user_uttered)
         app.on_shutdown.append(self._shutdown)
-        app.on_startup.append(self._register)
 
     def _origin_allowed(self, origin: str | None, environ: dict) -> bool:
         allowed = self.app[config_key].channels.widget.allowed_origins
@@ -102,7 +104,7 @@ class SocketIOChannel:
             if conversation_id is None:
                 conversation_id = tokens.new_id()
                 token = tokens.issue(conversation_id)
-                await outbox.open(conversation_id, CHANNEL, conversation_id)
+                await outbox.open(conversation_id, CHANNEL, conversation_id, reach=SOCKET)
                 cursor = None
             else:
                 token = requested  # the same id back, so the client keeps its history
@@ -165,9 +167,6 @@ class SocketIOChannel:
         retry = f" Please try again in {round(event['retry_after_s'])} s." if event.get("retry_after_s") else ""
         await self.sio.emit("bot_uttered", {"text": f"Sorry, your message was not processed: {event['error']}.{retry}"},
                             to=sid)
-
-    async def _register(self, app: web.Application) -> None:
-        app[outbox_key].register(CHANNEL)  # a socket channel: its pumps read the transcript
 
     async def _shutdown(self, app: web.Application) -> None:
         for pump in list(self.pumps.values()):

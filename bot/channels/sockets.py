@@ -19,7 +19,7 @@ import ipaddress
 from aiohttp import web
 
 from bot.channels.base import ChannelError, OnText, check_text
-from bot.channels.messages import neutral
+from bot.channels.messages import SHOWN, neutral
 from bot.typedefs import assistant_key, config_key, outbox_key, rate_limits_key, source_index_key
 
 MAX_CLIENT_ID_CHARS = 64
@@ -60,6 +60,6 @@ async def socket_turn(app: web.Application, conversation_id: str, client_id: str
     messages = await app[assistant_key].handle_turn(conversation_id, text, {"message_id": client_id},
                                                     channel=channel, on_text=on_text)
     index = app[source_index_key]
-    replies = [m for m in (neutral(m, index) for m in messages) if m]
+    replies = [m for m in (neutral(m, index) for m in messages) if any(m.get(k) for k in SHOWN)]
     return await outbox.deliver(conversation_id, replies, keys=[f"reply:{client_id}:{n}" for n in range(len(replies))],
                                 reply_to=client_id)

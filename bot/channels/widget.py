@@ -38,7 +38,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.channels.base import TURN_ERRORS, ChannelError, error_event, error_response, log_turn_error
-from bot.channels.outbound import ENTRY_ID, SocketPump
+from bot.channels.outbound import ENTRY_ID, SOCKET, SocketPump
 from bot.channels.sockets import check_client_id, client_ip, socket_turn
 from bot.sessions.redis_client import SessionStoreUnavailable
 from bot.typedefs import config_key, outbox_key, rate_limits_key, source_index_key, tokens_key
@@ -183,8 +183,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     settings = app[config_key].channels.widget
     try:
         if not allowed_origin(request):
-            raise ChannelError(403, f"origin {request.headers.get('Origin')!r} may not open this chat; add it to "
-                                    "channels.widget.allowed_origins", reason="origin")
+            raise _origin_refused(request)
         await app[rate_limits_key].hit("connect", client_ip(request))
         token = request.query.get("token") or ""
         tokens = app[tokens_key]
@@ -193,7 +192,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if after is not None and not ENTRY_ID.match(after):
             raise ChannelError(400, "'after' must be an entry id such as 1732900000000-0")
         lang = request.query.get("lang") if request.query.get("lang") in LANGS else None
-        await app[outbox_key].open(conversation_id, CHANNEL, conversation_id, lang)  # new, or its expiry renewed
+        await app[outbox_key].open(conversation_id, CHANNEL, conversation_id, lang, reach=SOCKET)  # new, or renewed
     except TURN_ERRORS as exc:
         return error_response(exc)
     ws = _WebSocket(max_msg_size=settings.max_frame_bytes, heartbeat=30)
@@ -221,15 +220,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def token_status(request: web.Request) -> web.Response:
-    """GET /widget/token?token=...: 200 {"valid": true} or the 401 the WebSocket would give,
-    readable by the widget from the store's page (a failed WebSocket handshake hides its status,
-    so the widget asks here before it forgets a conversation)."""
+    """GET /widget/token?token=...: what the WebSocket handshake would say, readable by the
+    widget from any page (a failed handshake hides its status from the browser):
+    200 {"valid": true|false (no token)}, 401 for a forged or expired token, 403 for a page
+    whose origin is not allowed (so the widget can tell the store owner in the console)."""
     origin = request.headers.get("Origin")
-    if origin and not allowed_origin(request):
-        return error_response(ChannelError(403, f"origin {origin!r} may not open this chat", reason="origin"))
+    token = request.query.get("token") or ""
     try:
-        request.app[tokens_key].verify(request.query.get("token") or "")
-        response = web.json_response({"valid": True})
+        if origin and not allowed_origin(request):  # (a same-origin GET carries no Origin header)
+            raise _origin_refused(request)
+        if token:
+            request.app[tokens_key].verify(token)
+        response = web.json_response({"valid": bool(token)})
     except ChannelError as exc:
         response = error_response(exc)
     if origin:
@@ -237,6 +239,14 @@ async def token_status(request: web.Request) -> web.Response:
         response.headers["Vary"] = "Origin"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _origin_refused(request: web.Request) -> ChannelError:
+    origin = request.headers.get("Origin")
+    log.warning("widget: refused a page from origin %r; add it to channels.widget.allowed_origins if it is the "
+                "store's site", origin)
+    return ChannelError(403, f"origin {origin!r} may not open this chat; add it to "
+                             "channels.widget.allowed_origins", reason="origin")
 
 
 async def widget_js(request: web.Request) -> web.FileResponse:
@@ -280,16 +290,11 @@ running_turns_key = web.AppKey("widget_turns", set)
 
 
 def setup_widget_channel(app: web.Application) -> None:
-    """The widget's routes. It registers with the outbound path as a socket channel: its open
-    sockets read the transcript themselves, so it has no sender."""
+    """The widget's routes. Its conversations are recorded as reached by socket: their open
+    sockets read the transcript themselves, in whichever process holds them."""
     app[open_sockets_key] = weakref.WeakSet()
     app[running_turns_key] = set()
     app.on_shutdown.append(close_sockets)
-    app.on_startup.append(_register)
-
-
-async def _register(app: web.Application) -> None:
-    app[outbox_key].register(CHANNEL)
     app.router.add_get("/widget.js", widget_js)
     app.router.add_get("/", demo_page)
     app.router.add_static("/widget/demo/images", STATIC / "images")

@@ -43,6 +43,9 @@ def test_environment_overrides_deployment_choices(tmp_path):
     ("channels: {widget: {rate_limit_ip: lots}}\n", "'channels.widget.rate_limit_ip' must be like"),
     ("channels: {widget: {max_frame_bytes: 10}}\n", "'channels.widget.max_frame_bytes' must be at least 256"),
     ("channels: {widget: {token_max_age_days: 0}}\n", "'channels.widget.token_max_age_days' must be more than 0"),
+    ("channels: {widget: {allowed_origins: [\"localhost:9001\"]}}\n", "'localhost:9001' is not an origin"),
+    ("channels: {widget: {allowed_origins: [\"http://*.example.com\"]}}\n", "is not an origin"),
+    ("server: {trusted_proxies: [\"proxy.local\"]}\n", "'proxy.local' is not an IP address"),
 ])
 def test_bad_files_get_clear_errors(tmp_path, text, fragment):
     path = tmp_path / "shopkeep.yml"

@@ -36,7 +36,7 @@ def test_a_knowledge_answer_gets_source_links_and_a_product_card():
         {"id": "returns-policy", "title": "What is your return policy?", "url": "/sources/returns-policy"}]
     card = message["cards"][0]
     assert card == {"sku": "KT-102", "title": "Dutch Oven", "price": "129.00", "currency": "USD",
-                    "subtitle": "In stock", "url": "/p/KT-102"}  # the unsafe image is dropped
+                    "in_stock": True, "subtitle": "In stock", "url": "/p/KT-102"}  # the unsafe image is dropped
 
 
 def test_rasa_buttons_quick_replies_images_and_elements_are_read():
@@ -61,3 +61,17 @@ def test_socketio_payloads_have_exactly_one_kind_each():
     template = payloads[2]["attachment"]["payload"]
     assert template["template_type"] == "generic" and template["elements"][0]["title"] == "Dutch Oven"
     assert all(len(p) == 1 or set(p) == {"text", "quick_replies"} for p in payloads)
+
+
+@pytest.mark.parametrize("message, fragment", [
+    ("just a string", "must be a dict"),
+    ({"text": 42}, "'text' must be a string"),
+    ({"txt": "hi"}, "unknown message field"),
+    ({"buttons": "yes"}, "'buttons' must be a list"),
+    ({"sources": []}, "needs text, buttons, cards or an image"),
+])
+def test_a_message_that_cannot_be_shown_is_refused(message, fragment):
+    from bot.channels.messages import check_neutral
+
+    with pytest.raises(ValueError, match=fragment):
+        check_neutral(message)

@@ -250,3 +250,30 @@ async def test_every_conversation_remembers_its_channel_and_a_rest_one_cannot_be
     assert (await outbox.record("rest-shopper"))["channel"] == "rest"
     entries = await outbox.deliver("rest-shopper", [{"text": "A person replied."}], role="agent")
     assert entries and "cannot send later messages" in caplog.text  # kept in its transcript, and said so
+
+
+def test_the_access_log_masks_conversation_tokens(caplog):
+    import logging
+
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import Response
+
+    from bot.server import AccessLog
+
+    request = make_mocked_request("GET", "/widget/ws?token=abc.def.ghi&after=1-0")
+    with caplog.at_level(logging.INFO):
+        AccessLog(logging.getLogger("aiohttp.access"), "").log(request, Response(status=101), 0.01)
+    assert "token=***&after=1-0" in caplog.text and "abc.def" not in caplog.text
+
+
+async def test_behind_a_trusted_proxy_rate_limits_count_each_shopper(aiohttp_client, config, models):
+    widget = replace(config.channels.widget, connections_per_ip="2/minute")
+    own = replace(config, server=replace(config.server, trusted_proxies=("127.0.0.1",)),
+                  channels=replace(config.channels, widget=widget))
+    client = await aiohttp_client(init_app(own, models))
+    for n in range(4):  # four shoppers behind the proxy
+        await connect(client, headers={**origin(client), "X-Forwarded-For": f"203.0.113.{n}"})
+    await connect(client, headers={**origin(client), "X-Forwarded-For": "203.0.113.0"})
+    with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+        await client.ws_connect("/widget/ws", headers={**origin(client), "X-Forwarded-For": "203.0.113.0"})
+    assert caught.value.status == 429
