@@ -96,6 +96,11 @@ def log_turn_error(conversation_id: str, exc: BaseException) -> None:
         log.warning("conversation %s: %s", conversation_id, exc)
 
 
+def origin_allowed(origin: str, own: str, allowed: tuple[str, ...]) -> bool:
+    """A page's `origin` may open a chat: it is the bot's `own` origin or in `allowed` ("*": any)."""
+    return "*" in allowed or origin.rstrip("/") in {own, *(o.rstrip("/") for o in allowed)}
+
+
 def check_text(text, max_chars: int, field: str = "message") -> str:
     """`text` when it is a string of at most `max_chars`; else ChannelError 400/413."""
     if not isinstance(text, str):

@@ -56,9 +56,10 @@ NONE = "none"  # not at all (Rasa's REST channel answers only the request it was
 ROLES = ("user", "bot", "agent")
 STOP_WAIT_S = 2.0  # how long stopping waits for a listener or pump to end
 
-# KEYS: stream, delivery-key set, pub/sub channel name (not a key; passed for PUBLISH)
+# KEYS: stream, delivery-key set, pub/sub channel name (not a key; passed for PUBLISH), conversation record
 # ARGV: ttl_s, keep, conversation id, then (delivery key or "", entry JSON) pairs
-# Returns one stream id per pair, "" for a pair whose delivery key was used before.
+# Returns {one stream id per pair ("" for a pair whose delivery key was used before), the record's
+# fields and values}: the record comes in the same round trip, to decide how to reach the shopper.
 _DELIVER = """
 local ids, added = {}, false
 for i = 4, #ARGV, 2 do
@@ -76,7 +77,7 @@ end
 if added then
   redis.call('PUBLISH', KEYS[3], ARGV[3])
 end
-return ids
+return {ids, redis.call('HGETALL', KEYS[4])}
 """
 
 # KEYS: acked ; ARGV: entry id, ttl_s. Moves the acknowledgement forward only.
@@ -100,6 +101,11 @@ class Subscriber(Protocol):
     """A shopper's open socket in this process: told when its conversation has new entries."""
 
     def wake(self) -> None: ...
+
+
+def _record(conversation_id: str, raw: dict[bytes, bytes]) -> dict | None:
+    """A conversation record from its Redis hash, or None when there is none."""
+    return {"id": conversation_id, **{k.decode(): v.decode() for k, v in raw.items()}} if raw else None
 
 
 def entry_id_key(entry_id: str) -> tuple[int, int]:
@@ -153,9 +159,7 @@ class Outbox:
             raw = await self.client.hgetall(self._key("conversation", conversation_id))
         except RedisError as exc:
             raise unavailable("read the conversation", exc) from exc
-        if not raw:
-            return None
-        return {"id": conversation_id, **{k.decode(): v.decode() for k, v in raw.items()}}
+        return _record(conversation_id, raw)
 
     # -- sending ----------------------------------------------------------
 
@@ -189,13 +193,14 @@ class Outbox:
         for key, body in zip(keys or [""] * len(messages), bodies):
             args += [key, json.dumps(body, ensure_ascii=False)]
         try:
-            ids = await self._deliver(keys=[self._key("outbox", conversation_id),
-                                            self._key("outbox-keys", conversation_id), self.channel], args=args)
+            ids, fields = await self._deliver(keys=[self._key("outbox", conversation_id),
+                                                    self._key("outbox-keys", conversation_id), self.channel,
+                                                    self._key("conversation", conversation_id)], args=args)
         except RedisError as exc:
             raise unavailable("deliver the messages", exc) from exc
         entries = [{"id": i.decode(), **body} for i, body in zip(ids, bodies) if i]
         if entries and role != "user":
-            record = await self.record(conversation_id)
+            record = _record(conversation_id, dict(zip(fields[::2], fields[1::2])))
             reach = record.get("reach") if record else None
             if reach == API and record["channel"] in self._senders:
                 await self._senders[record["channel"]](record, entries)

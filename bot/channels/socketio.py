@@ -28,7 +28,7 @@ import uuid
 import socketio
 from aiohttp import web
 
-from bot.channels.base import TURN_ERRORS, ChannelError, error_event, log_turn_error
+from bot.channels.base import TURN_ERRORS, ChannelError, error_event, log_turn_error, origin_allowed
 from bot.channels.messages import to_socketio
 from bot.channels.outbound import SOCKET, SocketPump
 from bot.channels.sockets import MAX_CLIENT_ID_CHARS, socket_turn
@@ -59,11 +59,10 @@ class SocketIOChannel:
         app.on_shutdown.append(self._shutdown)
 
     def _origin_allowed(self, origin: str | None, environ: dict) -> bool:
-        allowed = self.app[config_key].channels.widget.allowed_origins
-        if origin is None or "*" in allowed:
+        if origin is None:  # not a browser
             return True
         own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin.rstrip("/") in {own, *(o.rstrip("/") for o in allowed)}
+        return origin_allowed(origin, own, self.app[config_key].channels.widget.allowed_origins)
 
     @staticmethod
     def _ip(environ: dict) -> str:

@@ -37,7 +37,14 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.channels.base import TURN_ERRORS, ChannelError, error_event, error_response, log_turn_error
+from bot.channels.base import (
+    TURN_ERRORS,
+    ChannelError,
+    error_event,
+    error_response,
+    log_turn_error,
+    origin_allowed,
+)
 from bot.channels.outbound import ENTRY_ID, SOCKET, SocketPump
 from bot.channels.sockets import check_client_id, client_ip, socket_turn
 from bot.sessions.redis_client import SessionStoreUnavailable
@@ -54,14 +61,8 @@ FLUSH_WAIT_S = 5.0  # how long a turn waits to send its replies itself before le
 
 def allowed_origin(request: web.Request) -> bool:
     """The page's Origin is the bot's own, or in the allowlist ("*": any)."""
-    origin = request.headers.get("Origin")
     allowed = request.app[config_key].channels.widget.allowed_origins
-    if "*" in allowed:
-        return True
-    if not origin:
-        return False
-    own = f"{request.scheme}://{request.host}"
-    return origin.rstrip("/") == own or origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+    return origin_allowed(request.headers.get("Origin") or "", f"{request.scheme}://{request.host}", allowed)
 
 
 class _WebSocket(web.WebSocketResponse):
