@@ -157,7 +157,8 @@ _SECTIONS = {
 _OPTIONAL_NUMBERS = {"int | None": int, "float | None": float}  # settings whose default None means "automatic"
 
 
-def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
+def _mapping(cls: type, raw: Any, name: str, what: str = "setting(s)") -> tuple[dict, dict]:
+    """(raw as a dict, cls's fields by name); ConfigError unless raw is a mapping of known names."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -165,20 +166,22 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     unknown = set(raw) - set(known)
     if unknown:
-        raise ConfigError(f"unknown setting(s) in '{name}': {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown {what} in '{name}': {', '.join(sorted(unknown))}")
+    return raw, known
+
+
+def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
+    raw, known = _mapping(cls, raw, name)
     values = {}
     for key, value in raw.items():
         default = getattr(cls(), key)
-        if "tuple[Path" in str(known[key].type):
+        if "tuple[" in str(known[key].type):  # a list of paths or strings; one alone is a list of one
+            paths = "tuple[Path" in str(known[key].type)
             items = value if isinstance(value, list) else [value]
             if not all(isinstance(v, str) and v for v in items):
-                raise ConfigError(f"'{name}.{key}' must be a path or a list of paths, got {value!r}")
-            values[key] = tuple((base / v).resolve() for v in items)
-        elif "tuple[str" in str(known[key].type):
-            items = value if isinstance(value, list) else [value]
-            if not all(isinstance(v, str) and v for v in items):
-                raise ConfigError(f"'{name}.{key}' must be a string or a list of strings, got {value!r}")
-            values[key] = tuple(items)
+                expected = "path or a list of paths" if paths else "string or a list of strings"
+                raise ConfigError(f"'{name}.{key}' must be a {expected}, got {value!r}")
+            values[key] = tuple((base / v).resolve() for v in items) if paths else tuple(items)
         elif "Path" in str(known[key].type):
             values[key] = None if value is None else (base / str(value)).resolve()
         elif "bool" in str(known[key].type):
@@ -200,14 +203,7 @@ def _section(cls: type, raw: Any, base: Path, name: str) -> Any:
 
 def _channels(raw: Any, base: Path) -> ChannelsConfig:
     """The `channels:` section: one mapping per channel."""
-    if raw is None:
-        return ChannelsConfig()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"section 'channels' must be a mapping, got {type(raw).__name__}")
-    known = {f.name: f for f in fields(ChannelsConfig)}
-    unknown = set(raw) - set(known)
-    if unknown:
-        raise ConfigError(f"unknown channel(s) in 'channels': {', '.join(sorted(unknown))}")
+    raw, known = _mapping(ChannelsConfig, raw, "channels", "channel(s)")
     return ChannelsConfig(**{name: _section(known[name].default_factory, value, base, f"channels.{name}")
                              for name, value in raw.items()})
 
