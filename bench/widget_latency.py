@@ -53,10 +53,7 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -71,7 +68,7 @@ REPO = BENCH.parent
 sys.path[:0] = [str(BENCH), str(REPO)]
 
 from load import BenchError, percentile  # noqa: E402
-from widget_sockets import Bot, _terminate, machine, no_interrupts  # noqa: E402
+from widget_sockets import Bot, machine, with_bot  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -498,28 +495,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
     if not Path(CHROMIUM).exists():
         print(f"bench/widget_latency.py: no Chromium at {CHROMIUM}", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="shopkeep-widget-latency-"))
-    bot = Bot(tmp, args.lm, args.data_dir, args.start_timeout)
-    try:
-        bot.start()
-        result = asyncio.run(run_latency(args, bot))
-    except BenchError as exc:
-        print(f"bench/widget_latency.py: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench/widget_latency.py: interrupted; the bot, its Redis and the browser are stopped", file=sys.stderr)
-        return 130
-    finally:
-        no_interrupts()  # a second Ctrl-C must not stop the cleanup half-way (a server left running)
-        bot.stop()
-        if args.keep:
-            print(f"config, logs and Redis files kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    result = with_bot(args, "bench/widget_latency.py", run_latency, "the bot, its Redis and the browser are")
+    if isinstance(result, int):
+        return result
     if args.json == "-":
         print(json.dumps(result, indent=1))
     else:

@@ -750,20 +750,20 @@ def raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def with_bot(args: argparse.Namespace, script: str, run, stopped: str) -> dict[str, Any] | int:
+    """Start the bot, return asyncio.run(run(args, bot)), and always stop it (also on Ctrl-C or
+    SIGTERM): the figures, or an exit code (2 for a BenchError, 130 when interrupted)."""
     signal.signal(signal.SIGTERM, _terminate)
-    raise_fd_limit(args.sockets * 2 + 256)
-    tmp = Path(tempfile.mkdtemp(prefix="shopkeep-widget-sockets-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"shopkeep-{Path(script).stem.replace('_', '-')}-"))
     bot = Bot(tmp, args.lm, args.data_dir, args.start_timeout)
     try:
         bot.start()
-        result = asyncio.run(run_sockets(args, bot))
+        return asyncio.run(run(args, bot))
     except BenchError as exc:
-        print(f"bench/widget_sockets.py: {exc}", file=sys.stderr)
+        print(f"{script}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("bench/widget_sockets.py: interrupted; the bot and its Redis are stopped", file=sys.stderr)
+        print(f"{script}: interrupted; {stopped} stopped", file=sys.stderr)
         return 130
     finally:
         no_interrupts()  # a second Ctrl-C must not stop the cleanup half-way (a server left running)
@@ -772,6 +772,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config, logs and Redis files kept in {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_fd_limit(args.sockets * 2 + 256)
+    result = with_bot(args, "bench/widget_sockets.py", run_sockets, "the bot and its Redis are")
+    if isinstance(result, int):
+        return result
     text = json.dumps(result, indent=1)
     if args.json == "-":
         print(text)
