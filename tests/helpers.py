@@ -1,6 +1,12 @@
 """Helpers for talking to the bot in tests."""
 
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -17,3 +23,25 @@ async def say(client, sender: str, message: str) -> list[dict]:
 
 def texts(messages: list[dict]) -> str:
     return " ".join(m.get("text", "") for m in messages)
+
+
+def start_server(data_dir: Path, redis_url: str, log_path: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    """`shopkeep run --workers N` as a subprocess on a free port and the given Redis (no language model),
+    once its /health answers 200: (process, port). Its output goes to `log_path`, a file, not a pipe:
+    an unread pipe fills and blocks the workers."""
+    port = free_port()
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(data_dir), "SHOPKEEP_LM_MODEL": "none", "REDIS_URL": redis_url}
+    with log_path.open("w") as log:  # the child keeps its own copy of the file
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port",
+                                 str(port), "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, port
+        except OSError:
+            pass
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.3)

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import replace
@@ -21,7 +20,7 @@ from bot.server import init_app
 from bot.sessions.embedded_redis import EmbeddedRedis
 from bot.sessions.store import LOCK_LOST, Session, SessionStoreUnavailable
 from bot.typedefs import assistant_key
-from tests.helpers import free_port, say
+from tests.helpers import say, start_server
 
 pytestmark = pytest.mark.integration
 URL = "/webhooks/rest/webhook"
@@ -201,23 +200,8 @@ def _post(port: int, path: str, body: dict | None = None, timeout: float = 30) -
 def test_two_worker_processes_keep_one_conversations_messages_in_order(config, models, redis_server, tmp_path):
     """`shopkeep run --workers 2` on the shared Redis: both workers serve, a
     conversation's messages are handled in order, and a killed worker is replaced."""
-    port = free_port()
-    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(config.data_dir), "SHOPKEEP_LM_MODEL": "none",
-           "REDIS_URL": redis_server.url}
-    log = (tmp_path / "server.log").open("w")  # a file, not a pipe: an unread pipe fills and blocks the workers
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc, port = start_server(config.data_dir, redis_server.url, tmp_path / "server.log", workers=2)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if _post(port, "/health", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.3)
         workers = set()
         for _ in range(40):  # a new connection each time: the kernel spreads them over the workers
             workers.add(_post(port, "/health")[1]["worker"])
@@ -269,4 +253,3 @@ def test_two_worker_processes_keep_one_conversations_messages_in_order(config, m
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()

@@ -4,18 +4,13 @@ reaches a widget connected to the other, in a real browser."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import replace
 
 import pytest
 
 from bot.server import init_app
 from bot.typedefs import outbox_key
-from tests.helpers import free_port
+from tests.helpers import start_server
 
 pytestmark = pytest.mark.integration
 
@@ -23,23 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def other_process(config, models, redis_server, tmp_path):
     """`shopkeep run --workers 1` on the shared Redis (the demo config's key prefix): process B."""
-    port = free_port()
-    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(config.data_dir), "SHOPKEEP_LM_MODEL": "none",
-           "REDIS_URL": redis_server.url}
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "process B did not start"
-        time.sleep(0.3)
+    proc, port = start_server(config.data_dir, redis_server.url, tmp_path / "server.log", workers=1)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(30)
