@@ -29,10 +29,21 @@ ENV_CONFIG = "SHOPKEEP_CONFIG"
 ENV_REDIS_URL = "REDIS_URL"
 ENV_ACTION_ENDPOINT = "ACTION_ENDPOINT"
 ENV_LM_MODEL = "SHOPKEEP_LM_MODEL"
+ENV_PUBLIC_URL = "SHOPKEEP_PUBLIC_URL"  # overrides server.public_url
 # Signs the conversation tokens the widget and the socket.io channel hand out. Without it
 # a random key is made once and kept in the data directory (data/secret_key, mode 0600).
 ENV_SECRET_KEY = "SHOPKEEP_SECRET_KEY"
 SECRET_KEY_FILE = "secret_key"
+
+# Messaging platforms: each is enabled when its secrets are set (all of them: a
+# secret without its partner stops the start with the missing variable's name).
+# The API base URLs default to the real ones; tests and staging point them elsewhere.
+TELEGRAM_API = "https://api.telegram.org"
+META_API = "https://graph.facebook.com/v21.0"
+SLACK_API = "https://slack.com/api"
+TWILIO_API = "https://api.twilio.com"
+# Telegram's rule for setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -50,6 +61,10 @@ class ServerConfig:
     # requests from them are taken to come from the X-Forwarded-For address (rate limits per
     # shopper, logs). Empty: the connection's own address.
     trusted_proxies: tuple[str, ...] = ()
+    # The address the platforms and shoppers reach the bot at ("https://bot.your-store.example"):
+    # webhook URLs (`shopkeep channels`), Twilio's signature (it signs the URL it called) and
+    # absolute links in messaging replies. Empty: taken from each request.
+    public_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +139,98 @@ class WidgetConfig:
 
 
 @dataclass(frozen=True)
+class MessagingConfig:
+    """What the messaging webhooks share (bot/channels/webhooks.py). Their secrets come from the
+    environment only (`PlatformCredentials`)."""
+    dedupe_ttl_s: int = 259200  # an event id is remembered 3 days: a redelivery within that is ignored
+    send_attempts: int = 5  # tries per message on the platform's send API (429, 5xx, network errors)
+    send_max_wait_s: float = 60.0  # the longest wait between tries, Retry-After included; longer gives up
+    send_timeout_s: float = 10.0  # one send API call
+    concurrent_turns: int = 16  # webhook turns one server process runs at once
+    reclaim_after_s: float = 120.0  # a turn its process left unfinished (it crashed) is run by another after this
+
+
+@dataclass(frozen=True)
 class ChannelsConfig:
     widget: WidgetConfig = field(default_factory=WidgetConfig)
+    messaging: MessagingConfig = field(default_factory=MessagingConfig)
+
+
+@dataclass(frozen=True)
+class TelegramCredentials:
+    token: str = field(repr=False)
+    secret: str = field(repr=False)
+    api_url: str = TELEGRAM_API
+
+
+@dataclass(frozen=True)
+class MetaCredentials:
+    """WhatsApp Cloud API and Messenger: one Meta app."""
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
+    access_token: str = field(repr=False)
+    api_url: str = META_API
+
+
+@dataclass(frozen=True)
+class SlackCredentials:
+    signing_secret: str = field(repr=False)
+    bot_token: str = field(repr=False)
+    api_url: str = SLACK_API
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    auth_token: str = field(repr=False)
+    account_sid: str = field(repr=False)
+    api_url: str = TWILIO_API
+
+
+@dataclass(frozen=True)
+class PlatformCredentials:
+    """The messaging platforms whose secrets are set (None: not enabled)."""
+    telegram: TelegramCredentials | None = None
+    meta: MetaCredentials | None = None
+    slack: SlackCredentials | None = None
+    twilio: TwilioCredentials | None = None
+
+
+# platform: (credentials class, {field: environment variable}, API URL variable)
+PLATFORM_ENV = {
+    "telegram": (TelegramCredentials, {"token": "SHOPKEEP_TELEGRAM_TOKEN", "secret": "SHOPKEEP_TELEGRAM_SECRET"},
+                 "SHOPKEEP_TELEGRAM_API_URL"),
+    "meta": (MetaCredentials, {"app_secret": "SHOPKEEP_META_APP_SECRET", "verify_token": "SHOPKEEP_META_VERIFY_TOKEN",
+                               "access_token": "SHOPKEEP_META_ACCESS_TOKEN"}, "SHOPKEEP_META_API_URL"),
+    "slack": (SlackCredentials, {"signing_secret": "SHOPKEEP_SLACK_SIGNING_SECRET",
+                                 "bot_token": "SHOPKEEP_SLACK_BOT_TOKEN"}, "SHOPKEEP_SLACK_API_URL"),
+    "twilio": (TwilioCredentials, {"auth_token": "SHOPKEEP_TWILIO_AUTH_TOKEN",
+                                   "account_sid": "SHOPKEEP_TWILIO_ACCOUNT_SID"}, "SHOPKEEP_TWILIO_API_URL"),
+}
+
+
+def platform_credentials(env: dict[str, str]) -> PlatformCredentials:
+    """The enabled platforms' secrets from the environment. ConfigError when a
+    platform has some of its secrets but not all (naming the missing ones), a
+    malformed API URL, or a Telegram secret Telegram would refuse."""
+    found = {}
+    for platform, (cls, variables, url_variable) in PLATFORM_ENV.items():
+        values = {name: env.get(var, "").strip() for name, var in variables.items()}
+        if not any(values.values()):
+            continue
+        missing = [variables[name] for name, value in values.items() if not value]
+        if missing:
+            given = [variables[name] for name, value in values.items() if value]
+            raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set but "
+                              f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: "
+                              f"{platform.capitalize()} needs all of {', '.join(variables.values())}")
+        api_url = env.get(url_variable, "").strip().rstrip("/")
+        if api_url and not re.fullmatch(r"https?://[^\s]+", api_url):
+            raise ConfigError(f"{url_variable} must be an http(s) URL, got {api_url!r}")
+        if platform == "telegram" and not TELEGRAM_SECRET.fullmatch(values["secret"]):
+            raise ConfigError("SHOPKEEP_TELEGRAM_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                              "(Telegram refuses any other secret_token)")
+        found[platform] = cls(**values, **({"api_url": api_url} if api_url else {}))
+    return PlatformCredentials(**found)
 
 
 @dataclass(frozen=True)
@@ -140,6 +245,7 @@ class Config:
     lm: LmConfig = field(default_factory=LmConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
+    platforms: PlatformCredentials = field(default_factory=PlatformCredentials)  # from the environment only
     source: Path | None = None
 
 
@@ -242,6 +348,12 @@ _RANGES = [
     ("sessions", "lock_wait_s", 0, False),
     ("channels.widget", "token_max_age_days", 0, True),
     ("channels.widget", "max_frame_bytes", 256, False),
+    ("channels.messaging", "dedupe_ttl_s", 60, False),
+    ("channels.messaging", "send_attempts", 1, False),
+    ("channels.messaging", "send_max_wait_s", 0, False),
+    ("channels.messaging", "send_timeout_s", 0, True),
+    ("channels.messaging", "concurrent_turns", 1, False),
+    ("channels.messaging", "reclaim_after_s", 1, False),
 ]
 
 
@@ -252,6 +364,10 @@ def _check_channel_addresses(config: Config) -> Config:
             raise ConfigError(f"'channels.widget.allowed_origins': {origin!r} is not an origin such as "
                               "\"https://www.your-store.example\" (scheme and host, optional port, no path, "
                               "no wildcard) or \"*\"")
+    public_url = config.server.public_url
+    if public_url and not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", public_url):
+        raise ConfigError(f"'server.public_url' must be an http(s) URL such as \"https://bot.your-store.example\", "
+                          f"got {public_url!r}")
     for proxy in config.server.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
@@ -281,7 +397,9 @@ def apply_env(config: Config, env: dict[str, str]) -> Config:
         config = replace(config, actions=replace(config.actions, endpoint=env[ENV_ACTION_ENDPOINT]))
     if env.get(ENV_LM_MODEL):
         config = replace(config, lm=replace(config.lm, model=env[ENV_LM_MODEL]))
-    return config
+    if env.get(ENV_PUBLIC_URL):
+        config = replace(config, server=replace(config.server, public_url=env[ENV_PUBLIC_URL].strip()))
+    return replace(config, platforms=platform_credentials(env))
 
 
 def rate_limits_checked(config: Config) -> Config:

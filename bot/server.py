@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from bot.assembly import LM_DEFERRED, LoadedModels, load_models
 from bot.channels.messages import SourceIndex
+from bot.channels.messaging import setup_messaging_channels
 from bot.channels.outbound import Outbox
 from bot.channels.rate_limits import RateLimits
 from bot.channels.rest import setup_rest_channel
@@ -182,4 +183,5 @@ def init_app(config: Config, models: LoadedModels | None = None) -> web.Applicat
         setup_widget_channel(app)
         if config.channels.widget.socketio:
             setup_socketio_channel(app)
+    setup_messaging_channels(app)  # the messaging platforms whose secrets are set
     return app

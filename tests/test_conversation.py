@@ -72,7 +72,7 @@ async def test_question_the_knowledge_does_not_cover_gets_an_honest_answer(clien
 
 async def test_handoff_pauses_the_bot_until_the_shopper_takes_it_back(client):
     assert "person from our team" in texts(await say(client, "shopper-8", "I want to talk to a human"))
-    assert "passed to our team" in texts(await say(client, "shopper-8", "how long does shipping take?"))
+    assert await say(client, "shopper-8", "how long does shipping take?") == []  # silent: a person has it
     assert "withdrawn" in texts(await say(client, "shopper-8", "never mind"))
     answer = await say(client, "shopper-8", "how long does shipping take?")
     assert answer[0]["custom"]["sources"] == ["shipping-times"]
@@ -165,3 +165,12 @@ async def test_yes_to_the_offer_of_a_person_hands_the_conversation_over(client):
     handed = await say(client, "offer-1", "yes please")
     assert "anything else" not in texts(handed).lower()
     assert (await client.app[assistant_key].sessions.load("offer-1")).handoff
+
+
+async def test_a_handed_off_shopper_is_reminded_once_after_a_long_silence(client, monkeypatch):
+    import bot.dialogue.engine as engine
+
+    await say(client, "shopper-8b", "I want to talk to a human")
+    assert await say(client, "shopper-8b", "hello?") == []
+    monkeypatch.setattr(engine, "HANDOFF_REMINDER_S", 0)  # as if the team had been silent a long time
+    assert "passed to our team" in texts(await say(client, "shopper-8b", "is anyone there?"))

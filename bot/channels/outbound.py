@@ -8,6 +8,7 @@ from an action. In Redis, per conversation:
     {prefix}:outbox:{id}         stream: the transcript, one entry per message (the last `keep`)
     {prefix}:outbox-keys:{id}    set: delivery keys already used (a resent delivery is added once)
     {prefix}:outbox-acked:{id}   the last entry id the shopper's client acknowledged
+    {prefix}:outbox-failed:{id}  hash: entry id -> why a platform's API did not take it (for the console)
 
 and one pub/sub channel, {prefix}:outbox, that names a conversation each
 time it has new entries. Delivery is then:
@@ -135,14 +136,16 @@ class Outbox:
         return f"{self.prefix}:{kind}:{conversation_id}"
 
     async def open(self, conversation_id: str, channel: str, address: str, lang: str | None = None,
-                   reach: str = API) -> dict:
+                   reach: str = API, **details: str) -> dict:
         """Remember (or refresh) where a conversation lives: its channel, the
         address to reach the shopper there, and how (`reach`: SOCKET, API or
-        NONE). Returns the record."""
+        NONE). `details`: more string fields a channel needs to reply (the
+        store's own number or page, the time of the shopper's last message).
+        Returns the record."""
         if reach not in (SOCKET, API, NONE):
             raise ValueError(f"reach must be {SOCKET!r}, {API!r} or {NONE!r}, got {reach!r}")
         key = self._key("conversation", conversation_id)
-        record = {"channel": channel, "address": address, "lang": lang or "", "reach": reach}
+        record = {"channel": channel, "address": address, "lang": lang or "", "reach": reach, **details}
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(key, "created_at", str(time.time()))
@@ -210,6 +213,29 @@ class Outbox:
                             f"no sender registered for channel {record['channel']!r} in this process"
                             if reach == API else "its channel cannot send later messages", len(entries))
         return entries
+
+    async def fail(self, conversation_id: str, entries: list[dict], reason: str) -> None:
+        """Remember that `entries` could not be sent to the shopper, and why
+        ("outside the 24-hour window", "HTTP 403: ..."), for the handoff console."""
+        if not entries:
+            return
+        now = time.time()
+        key = self._key("outbox-failed", conversation_id)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={e["id"]: json.dumps({"reason": reason, "at": now}) for e in entries})
+                pipe.expire(key, self.ttl_s)
+                await pipe.execute()
+        except RedisError as exc:
+            raise unavailable("record the failed delivery", exc) from exc
+
+    async def failures(self, conversation_id: str) -> dict[str, dict]:
+        """{entry id: {"reason", "at"}} for the entries a platform did not take."""
+        try:
+            raw = await self.client.hgetall(self._key("outbox-failed", conversation_id))
+        except RedisError as exc:
+            raise unavailable("read the failed deliveries", exc) from exc
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
 
     async def after(self, conversation_id: str, after_id: str | None = None, count: int | None = None) -> list[dict]:
         """The entries after `after_id` (all kept ones when None), oldest first, at most `count`."""

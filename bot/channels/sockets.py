@@ -1,11 +1,5 @@
 """What the socket channels (the website widget and Rasa's socket.io) share:
-one shopper message's turn, delivered through the outbound path.
-
-    the shopper's message is added to the transcript (delivery key
-    "user:<client id>", so a resend after a lost connection adds nothing)
-    -> the turn pipeline, with the client id as the message id (a resend
-       whose turn already ran gets its saved replies, nothing runs twice)
-    -> the replies, channel-neutral, are delivered (keys "reply:<client id>:<n>")
+checks and rate limits before a shopper's message runs (bot/channels/turns.py).
 
 The socket that asked is woken by the delivery like any other, so replies
 reach every tab and process that holds the conversation, and wait in Redis
@@ -19,8 +13,8 @@ import ipaddress
 from aiohttp import web
 
 from bot.channels.base import ChannelError, OnText, check_text
-from bot.channels.messages import SHOWN, neutral
-from bot.typedefs import assistant_key, config_key, outbox_key, rate_limits_key, source_index_key
+from bot.channels.turns import run_turn
+from bot.typedefs import config_key, rate_limits_key
 
 MAX_CLIENT_ID_CHARS = 64
 
@@ -54,12 +48,4 @@ async def socket_turn(app: web.Application, conversation_id: str, client_id: str
     if not text.strip():
         raise ChannelError(400, "'message' must not be empty")
     await app[rate_limits_key].message(conversation_id, ip)
-    outbox = app[outbox_key]
-    await outbox.deliver(conversation_id, [{"text": display or text}], role="user",
-                         keys=[f"user:{client_id}"], client_id=client_id)
-    messages = await app[assistant_key].handle_turn(conversation_id, text, {"message_id": client_id},
-                                                    channel=channel, on_text=on_text)
-    index = app[source_index_key]
-    replies = [m for m in (neutral(m, index) for m in messages) if any(m.get(k) for k in SHOWN)]
-    return await outbox.deliver(conversation_id, replies, keys=[f"reply:{client_id}:{n}" for n in range(len(replies))],
-                                reply_to=client_id)
+    return await run_turn(app, conversation_id, client_id, text, channel, display, on_text=on_text)
