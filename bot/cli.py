@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -60,12 +61,65 @@ def cmd_prepare(args: argparse.Namespace, config) -> int:
     return 0
 
 
+def cmd_channels(args: argparse.Namespace, config) -> int:
+    from bot.channels.messaging import PLATFORMS, webhook_path
+    from bot.config import PLATFORM_ENV
+
+    base = (args.url or config.server.public_url or "").rstrip("/")
+    shown = base or "<public URL>"
+    print(f"Channels of {config.store_name} (public URL: {base or 'not set; use --url or server.public_url'}):")
+    widget = config.channels.widget
+    rows = [("rest", "on", f"{shown}/webhooks/rest/webhook"),
+            ("widget", "on" if widget.enabled else "off", f'<script src="{shown}/widget.js" defer></script>'),
+            ("socketio", "on" if widget.enabled and widget.socketio else "off", f"{shown}/socket.io")]
+    for platform in PLATFORMS:
+        variables = PLATFORM_ENV[platform.credentials][1].values()
+        if getattr(config.platforms, platform.credentials) is not None:
+            rows.append((platform.name, "on", f"{shown}{webhook_path(platform)}"))
+        else:
+            rows.append((platform.name, "off", "set " + ", ".join(variables)))
+    for name, state, where in rows:
+        print(f"  {name:<10} {state:<4} {where}")
+    if not args.set_telegram_webhook:
+        return 0
+    credentials = config.platforms.telegram
+    if credentials is None:
+        print("shopkeep: Telegram is not enabled: set SHOPKEEP_TELEGRAM_TOKEN and SHOPKEEP_TELEGRAM_SECRET",
+              file=sys.stderr)
+        return 2
+    if not base.startswith("https://"):
+        print("shopkeep: Telegram needs the bot's public https:// address: pass --url https://... or set "
+              "server.public_url", file=sys.stderr)
+        return 2
+    return asyncio.run(_set_telegram_webhook(credentials, f"{base}/webhooks/telegram"))
+
+
+async def _set_telegram_webhook(credentials, url: str) -> int:
+    import aiohttp
+
+    from bot.channels.telegram import set_webhook, webhook_info
+    from bot.channels.webhooks import ApiClient, SendFailed
+
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(session, attempts=3, max_wait_s=10)
+        try:
+            print(f"telegram: {await set_webhook(api, credentials, url)}: {url}")
+            info = await webhook_info(api, credentials)
+        except SendFailed as exc:
+            print(f"shopkeep: Telegram refused setWebhook: {exc}", file=sys.stderr)
+            return 1
+    print(f"telegram: pending updates {info.get('pending_update_count', 0)}"
+          + (f"; last error: {info['last_error_message']}" if info.get("last_error_message") else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shopkeep",
         description="A self-hosted AI customer-service agent for online stores.",
         epilog="Settings come from the config file (default: the demo store's) and the environment: "
-               "SHOPKEEP_DATA_DIR, REDIS_URL, ACTION_ENDPOINT, SHOPKEEP_LM_MODEL. See README.md.",
+               "SHOPKEEP_DATA_DIR, REDIS_URL, ACTION_ENDPOINT, SHOPKEEP_LM_MODEL, SHOPKEEP_PUBLIC_URL, and "
+               "the messaging platforms' secrets (see `shopkeep channels --help`). See README.md.",
     )
     parser.add_argument("--config", help="YAML config file (default: $SHOPKEEP_CONFIG or the demo store's)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -86,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Do all model work ahead of `run`, so the first start is fast. "
                                          "Skips whatever is already up to date.")
     prepare.set_defaults(func=cmd_prepare)
+
+    channels = sub.add_parser(
+        "channels", help="list the channels, their webhook URLs, and connect Telegram",
+        description="List the channels: the website widget and Rasa's REST and socket.io channels, and the "
+                    "messaging platforms, each enabled when its secrets are set in the environment "
+                    "(SHOPKEEP_TELEGRAM_*, SHOPKEEP_META_*, SHOPKEEP_SLACK_*, SHOPKEEP_TWILIO_*). Give each "
+                    "platform the webhook URL shown here.")
+    channels.add_argument("--url", help="the bot's public address, e.g. https://bot.your-store.example "
+                                        "(default: server.public_url or $SHOPKEEP_PUBLIC_URL)")
+    channels.add_argument("--set-telegram-webhook", action="store_true",
+                          help="tell Telegram to send updates to <url>/webhooks/telegram with the secret "
+                               "(setWebhook), then show its webhook status")
+    channels.set_defaults(func=cmd_channels)
 
     add_nlu_commands(sub)
     add_knowledge_commands(sub)

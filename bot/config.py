@@ -335,7 +335,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         source=path.resolve(),
         **sections,
     )
-    return _check_channel_addresses(rate_limits_checked(check_ranges(apply_env(config, env))))
+    return check_channel_addresses(rate_limits_checked(check_ranges(apply_env(config, env))))
 
 
 # (section, setting, smallest allowed value, whether the smallest is excluded)
@@ -357,14 +357,17 @@ _RANGES = [
 ]
 
 
-def _check_channel_addresses(config: Config) -> Config:
-    """ConfigError for an allowed origin or a trusted proxy that can never match."""
+def check_channel_addresses(config: Config) -> Config:
+    """ConfigError for an allowed origin or a trusted proxy that can never match, or a
+    malformed public URL; returns the config with the public URL's trailing "/" removed."""
     for origin in config.channels.widget.allowed_origins:
         if origin != "*" and not re.fullmatch(r"https?://[^/\s*]+", origin.rstrip("/")):
             raise ConfigError(f"'channels.widget.allowed_origins': {origin!r} is not an origin such as "
                               "\"https://www.your-store.example\" (scheme and host, optional port, no path, "
                               "no wildcard) or \"*\"")
     public_url = config.server.public_url
+    if public_url:
+        config = replace(config, server=replace(config.server, public_url=public_url.rstrip("/")))
     if public_url and not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", public_url):
         raise ConfigError(f"'server.public_url' must be an http(s) URL such as \"https://bot.your-store.example\", "
                           f"got {public_url!r}")

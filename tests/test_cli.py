@@ -15,7 +15,7 @@ from tests.helpers import free_port
 SHOPKEEP = [sys.executable, "-m", "bot.cli"]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["prepare", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["prepare", "--help"], ["channels", "--help"]])
 def test_every_subcommand_has_help(args):
     out = subprocess.run(SHOPKEEP + args, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "usage: shopkeep" in out.stdout

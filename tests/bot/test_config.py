@@ -1,5 +1,7 @@
 """Configuration from the YAML file and the environment."""
 
+import re
+
 import pytest
 
 from bot.config import DEMO_CONFIG, ConfigError, load_config
@@ -95,3 +97,38 @@ def test_secret_key_comes_from_the_environment_or_one_kept_file(tmp_path):
     (tmp_path / "secret_key").write_text("")
     with pytest.raises(ConfigError, match="is empty"):
         secret_key(config, env={})
+
+
+def test_a_platform_is_enabled_when_all_its_secrets_are_set():
+    config = load_config(env={"SHOPKEEP_TELEGRAM_TOKEN": "123:abc", "SHOPKEEP_TELEGRAM_SECRET": "s-1",
+                              "SHOPKEEP_SLACK_SIGNING_SECRET": "x", "SHOPKEEP_SLACK_BOT_TOKEN": "xoxb-1",
+                              "SHOPKEEP_SLACK_API_URL": "http://127.0.0.1:9/api/"})
+    platforms = config.platforms
+    assert platforms.telegram.token == "123:abc" and platforms.telegram.api_url == "https://api.telegram.org"
+    assert platforms.slack.api_url == "http://127.0.0.1:9/api"
+    assert platforms.meta is None and platforms.twilio is None
+    assert "123:abc" not in repr(config) and "xoxb-1" not in repr(config)  # secrets stay out of logs
+    assert load_config(env={}).platforms.telegram is None
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"SHOPKEEP_TELEGRAM_TOKEN": "123:abc"}, "SHOPKEEP_TELEGRAM_SECRET is not"),
+    ({"SHOPKEEP_META_APP_SECRET": "a", "SHOPKEEP_META_ACCESS_TOKEN": "t"}, "SHOPKEEP_META_VERIFY_TOKEN is not"),
+    ({"SHOPKEEP_META_VERIFY_TOKEN": "v"}, "SHOPKEEP_META_APP_SECRET and SHOPKEEP_META_ACCESS_TOKEN are not"),
+    ({"SHOPKEEP_SLACK_BOT_TOKEN": "xoxb"}, "SHOPKEEP_SLACK_SIGNING_SECRET is not"),
+    ({"SHOPKEEP_TWILIO_ACCOUNT_SID": "AC1"}, "SHOPKEEP_TWILIO_AUTH_TOKEN is not"),
+    ({"SHOPKEEP_TELEGRAM_TOKEN": "1:a", "SHOPKEEP_TELEGRAM_SECRET": "has spaces"}, "1-256 characters of A-Z"),
+    ({"SHOPKEEP_TWILIO_ACCOUNT_SID": "AC1", "SHOPKEEP_TWILIO_AUTH_TOKEN": "t", "SHOPKEEP_TWILIO_API_URL": "ftp://x"},
+     "SHOPKEEP_TWILIO_API_URL must be an http(s) URL"),
+    ({"SHOPKEEP_PUBLIC_URL": "bot.example.com"}, "'server.public_url' must be an http(s) URL"),
+])
+def test_a_secret_without_its_partner_stops_the_start_naming_the_missing_variable(env, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_config(env=env)
+
+
+def test_the_public_url_comes_from_the_file_or_the_environment(tmp_path):
+    path = tmp_path / "shopkeep.yml"
+    path.write_text("server:\n  public_url: https://bot.shop.example/\n")
+    assert load_config(path, env={}).server.public_url == "https://bot.shop.example"
+    assert load_config(path, env={"SHOPKEEP_PUBLIC_URL": "https://b.example"}).server.public_url == "https://b.example"

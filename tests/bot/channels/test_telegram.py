@@ -2,6 +2,8 @@
 for the Bot API (real Redis, real models, real HTTP both ways)."""
 
 import asyncio
+import os
+import sys
 import time
 from dataclasses import replace
 
@@ -21,8 +23,11 @@ HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
 
 def ok(call):
-    return {"ok": True, "result": True if not call.path.endswith(("sendMessage", "sendPhoto"))
-            else {"message_id": len(call.path), "chat": {"id": 1}}}
+    if call.path.endswith(("sendMessage", "sendPhoto")):
+        return {"ok": True, "result": {"message_id": len(call.path), "chat": {"id": 1}}}
+    if call.path.endswith("getWebhookInfo"):
+        return {"ok": True, "result": {"url": "https://bot.example/webhooks/telegram", "pending_update_count": 0}}
+    return {"ok": True, "result": True}
 
 
 @pytest.fixture
@@ -213,3 +218,18 @@ def test_a_rendered_reply_fits_telegrams_limits():
     card = texts[2]
     assert card["text"].startswith("Dutch Oven\n129.00 USD · In stock")
     assert card["reply_markup"]["inline_keyboard"][0][0]["url"] == "https://bot.example/#product-KT-102"
+
+
+async def test_shopkeep_channels_points_telegram_at_the_webhook_with_the_secret(api, tmp_path):
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path), "SHOPKEEP_TELEGRAM_TOKEN": TOKEN,
+           "SHOPKEEP_TELEGRAM_SECRET": SECRET, "SHOPKEEP_TELEGRAM_API_URL": api.url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "channels", "--url", "https://bot.example", "--set-telegram-webhook",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "telegram   on   https://bot.example/webhooks/telegram" in out.decode()
+    [call] = api.matching(lambda c: c.path == f"/bot{TOKEN}/setWebhook")
+    assert call.json == {"url": "https://bot.example/webhooks/telegram", "secret_token": SECRET,
+                         "allowed_updates": ["message", "callback_query"]}
+    assert "pending updates 0" in out.decode()
