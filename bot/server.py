@@ -20,6 +20,7 @@ from bot.channels.rate_limits import RateLimits
 from bot.channels.rest import setup_rest_channel
 from bot.channels.socketio import setup_socketio_channel
 from bot.channels.tokens import ConversationTokens
+from bot.channels.webhooks import messaging_key
 from bot.channels.widget import setup_widget_channel
 from bot.config import Config, secret_key
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions
@@ -165,6 +166,7 @@ async def health(request: web.Request) -> web.Response:
             "lm": models.lm_status,
         },
         "open_sockets": app[outbox_key].open_sockets,  # widget and socket.io sockets open in this worker
+        "messaging": sorted(app[messaging_key]),  # the messaging platforms whose secrets are set
     }
     return web.json_response(body, status=200 if redis_status == "ok" else 503)
 

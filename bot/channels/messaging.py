@@ -10,6 +10,7 @@ Meta app's secrets.
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,6 +19,8 @@ from aiohttp import web
 from bot.channels.webhooks import ApiClient, Inbound, Inbox, MessagingChannel, inbox_key, messaging_key
 from bot.config import Config
 from bot.typedefs import config_key, outbox_key, redis_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ async def messaging_context(app: web.Application):
                   settings.concurrent_turns, settings.reclaim_after_s)
     app[inbox_key] = inbox
     inbox.start()
+    log.info("messaging webhooks: %s", ", ".join(f"{p.title} at {webhook_path(p)}" for p in platforms))
     yield
     await inbox.stop()
     await session.close()

@@ -143,7 +143,8 @@ class TelegramChannel(MessagingChannel):
             calls.insert(0, ("answerCallbackQuery", {"callback_query_id": event.extra["callback_query_id"]}))
         for method, body in calls:
             try:
-                await self.api.session.post(self._method(method), json=body, timeout=self.api.timeout)
+                async with self.api.session.post(self._method(method), json=body, timeout=self.api.timeout) as resp:
+                    await resp.read()
             except Exception as exc:  # cosmetic: the answer still goes out
                 log.debug("telegram %s failed: %s", method, exc)
 

@@ -64,6 +64,7 @@ async def test_a_question_is_acknowledged_then_answered_through_the_send_api(bot
     assert "3 to 5 business days" in call.json["text"]
     assert "Source: How long does shipping take?" in call.json["text"]
     assert "/sources/shipping-times" in call.json["text"]  # an absolute link to the store's own text
+    assert (await (await bot.get("/health")).json())["messaging"] == ["telegram"]
     record = await bot.app[outbox_key].record("telegram:4242")
     assert record["channel"] == "telegram" and record["reach"] == "api" and record["name"] == "Ana"
 
