@@ -42,6 +42,7 @@ TELEGRAM_API = "https://api.telegram.org"
 META_API = "https://graph.facebook.com/v21.0"
 SLACK_API = "https://slack.com/api"
 TWILIO_API = "https://api.twilio.com"
+ENV_META_PAGE_TOKEN = "SHOPKEEP_META_PAGE_TOKEN"  # optional: Messenger's Page token, when not the access token
 # Telegram's rule for setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -170,6 +171,9 @@ class MetaCredentials:
     verify_token: str = field(repr=False)
     access_token: str = field(repr=False)
     api_url: str = META_API
+    # Messenger's Send API takes a Page access token; when the app's token above is not one
+    # (a WhatsApp system-user token), set this too (SHOPKEEP_META_PAGE_TOKEN).
+    page_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -229,7 +233,9 @@ def platform_credentials(env: dict[str, str]) -> PlatformCredentials:
         if platform == "telegram" and not TELEGRAM_SECRET.fullmatch(values["secret"]):
             raise ConfigError("SHOPKEEP_TELEGRAM_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
                               "(Telegram refuses any other secret_token)")
-        found[platform] = cls(**values, **({"api_url": api_url} if api_url else {}))
+        optional = {"page_token": env.get(ENV_META_PAGE_TOKEN, "").strip()} if platform == "meta" else {}
+        found[platform] = cls(**values, **({"api_url": api_url} if api_url else {}),
+                              **{k: v for k, v in optional.items() if v})
     return PlatformCredentials(**found)
 
 

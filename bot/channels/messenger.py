@@ -65,6 +65,14 @@ class MessengerChannel(MetaChannel):
     name = "messenger"
     text_limit = TEXT_LIMIT
 
+    def numbers_buttons(self, buttons: list[dict]) -> bool:
+        return len(buttons) > QUICK_REPLIES
+
+    @property
+    def access_token(self) -> str:
+        """The Send API takes a Page access token: SHOPKEEP_META_PAGE_TOKEN when set, else the app's token."""
+        return self.credentials.page_token or self.credentials.access_token
+
     def parse(self, request: web.Request, body: bytes) -> list[Inbound]:
         notification = json_body(body)
         if not isinstance(notification, dict) or not isinstance(notification.get("entry"), list):

@@ -25,19 +25,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 
 from aiohttp import web
 
 from bot.channels.base import ChannelError, error_response
-from bot.channels.webhooks import MessagingChannel, Retryable, SendFailed, retry_after
+from bot.channels.webhooks import (
+    WINDOW_CLOSED,
+    MessagingChannel,
+    Retryable,
+    SendFailed,
+    customer_service_window,
+    retry_after,
+)
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
-WINDOW_S = 24 * 3600
-WINDOW_CLOSED = "outside the 24-hour customer-service window"
 # Graph throttling: app (4), user (17), page (32), custom (613), ads account (80007), WhatsApp cloud API
 # (130429), WhatsApp pair rate limit (131056: too many messages to one shopper; wait and send again).
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80007, 130429, 131056})
@@ -94,20 +98,6 @@ def handshake(request: web.Request, verify_token: str) -> web.Response:
     return web.Response(text=challenge, content_type="text/plain")
 
 
-def window_closed(record: dict, now: float | None = None) -> str | None:
-    """Why a free-form message may not be sent to the shopper in `record`
-    now: their last message ("last_inbound_at", unix seconds) is more than
-    24 hours old, or there is none. None while the window is open."""
-    try:
-        last = float(record.get("last_inbound_at") or "")
-    except ValueError:
-        return f"{WINDOW_CLOSED}: the shopper has not written yet"
-    age = (time.time() if now is None else now) - last
-    if age > WINDOW_S:
-        return f"{WINDOW_CLOSED}: the shopper last wrote {age / 3600:.0f} hours ago"
-    return None
-
-
 class MetaChannel(MessagingChannel):
     """A platform of one Meta app (`MetaCredentials`): its signature, its
     subscription check, the 24-hour window and Graph API calls."""
@@ -118,11 +108,17 @@ class MetaChannel(MessagingChannel):
     async def handshake(self, request: web.Request) -> web.Response:
         return handshake(request, self.credentials.verify_token)
 
+    may_number_buttons = True  # more buttons than the platform shows go out as numbered options
+
     def window_closed(self, record: dict) -> str | None:
-        return window_closed(record)
+        return customer_service_window(record)
+
+    @property
+    def access_token(self) -> str:
+        return self.credentials.access_token
 
     async def graph(self, path: str, payload: dict, what: str) -> dict:
         """POST `payload` to the Graph API at `path` with the access token. Raises SendFailed."""
         return await self.api.call("POST", f"{self.credentials.api_url.rstrip('/')}/{path.lstrip('/')}",
-                                   json=payload, headers={"Authorization": f"Bearer {self.credentials.access_token}"},
+                                   json=payload, headers={"Authorization": f"Bearer {self.access_token}"},
                                    check=check, what=what)

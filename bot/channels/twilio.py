@@ -41,7 +41,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -49,36 +48,33 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.channels.base import ChannelError
 from bot.channels.webhooks import (
+    WINDOW_CLOSED,
     Inbound,
     MessagingChannel,
     Retryable,
     SendFailed,
     absolute,
     card_lines,
+    customer_service_window,
     numbered,
     record_lang,
     retry_after,
     sources_line,
     split_text,
 )
-from bot.sessions.redis_client import unavailable
-from bot.typedefs import config_key, redis_key
+from bot.typedefs import config_key
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 TEXT_LIMIT = 1600  # Twilio's longest message body
 WHATSAPP = "whatsapp:"
-WINDOW_S = 24 * 3600
-WINDOW_CLOSED = "outside the 24-hour customer-service window"
 WINDOW_ERROR = 63016  # Twilio: "Outside messaging window. For WhatsApp, use a Message Template instead"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
-CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")  # "2", " 2. ", "2)"
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -137,6 +133,7 @@ def check(status: int, headers, body):
 class TwilioChannel(MessagingChannel):
     name = "twilio"
     text_limit = TEXT_LIMIT
+    may_number_buttons = True
 
     @property
     def _messages_url(self) -> str:
@@ -201,55 +198,10 @@ class TwilioChannel(MessagingChannel):
 
     def window_closed(self, record: dict) -> str | None:
         """WhatsApp numbers only: why a free-form message may not be sent now, or None."""
-        if not record.get("address", "").startswith(WHATSAPP):
-            return None
-        try:
-            last = float(record.get("last_inbound_at") or 0)
-        except ValueError:
-            last = 0.0
-        if time.time() - last <= WINDOW_S:
-            return None
-        since = f"the shopper last wrote {(time.time() - last) / 3600:.0f} hours ago" if last else "no message yet"
-        return f"{WINDOW_CLOSED} ({since}); WhatsApp takes only an approved template until the shopper writes again"
+        return customer_service_window(record) if record.get("address", "").startswith(WHATSAPP) else None
 
-    # -- numbered options ---------------------------------------------------------
-
-    def _options_key(self, conversation_id: str) -> str:
-        return f"{self.app[config_key].sessions.key_prefix}:options:{conversation_id}"
-
-    async def process(self, event: Inbound) -> None:
-        """The turn, with a reply that is only a number taken as that numbered option."""
-        if not event.media and (choice := CHOICE.match(event.text)):
-            key = self._options_key(event.conversation_id)
-            try:
-                raw = await self.app[redis_key].get(key)
-            except RedisError as exc:
-                raise unavailable("read the numbered options", exc) from exc
-            options = json.loads(raw) if raw else []
-            index = int(choice.group(1)) - 1
-            if 0 <= index < len(options):
-                event.text, event.display = options[index]["payload"], options[index]["title"]
-        await super().process(event)
-
-    async def send(self, record: dict, entries: list[dict]) -> None:
-        """Remember the options being sent (the last buttons; none when this reply has none), then send."""
-        if not self.window_closed(record):
-            buttons = next((e["message"]["buttons"] for e in reversed(entries) if e["message"].get("buttons")), None)
-            await self._remember(record["id"], buttons)
-        await super().send(record, entries)
-
-    async def _remember(self, conversation_id: str, buttons: list[dict] | None) -> None:
-        key = self._options_key(conversation_id)
-        client = self.app[redis_key]
-        try:
-            if buttons:
-                options = [{"payload": b.get("payload") or b["title"], "title": b["title"]} for b in buttons]
-                await client.set(key, json.dumps(options, ensure_ascii=False),
-                                 ex=self.app[config_key].sessions.ttl_s)
-            else:
-                await client.delete(key)
-        except RedisError as exc:  # the replies still go out; a number is then read as it is
-            log.warning("conversation %s: numbered options not remembered: %s", conversation_id, exc)
+    def numbers_buttons(self, buttons: list[dict]) -> bool:
+        return True  # SMS has no buttons
 
     # -- sending ------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ import email.utils
 import json
 import logging
 import os
+import re
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,7 @@ from bot.channels.outbound import API, Outbox
 from bot.channels.turns import run_turn
 from bot.sessions.lock import LockTimeout
 from bot.sessions.redis_client import SessionStoreUnavailable, unavailable
-from bot.typedefs import config_key, outbox_key
+from bot.typedefs import config_key, outbox_key, redis_key
 from lm.language import detect_language, has_chinese
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,30 @@ def numbered(buttons: list[dict], lang: str = "en") -> str:
 
 def record_lang(record: dict) -> str:
     return "zh" if record.get("lang") == "zh" else "en"
+
+
+# A reply that is only a number ("2", " 2. ", "2)"): a choice among numbered options.
+CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+# WhatsApp and Messenger (also WhatsApp through Twilio) take free-form messages only within 24 hours
+# of the shopper's last message; later, only paid, pre-approved templates.
+# Source: https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows
+WINDOW_S = 24 * 3600
+WINDOW_CLOSED = "outside the 24-hour customer-service window"
+
+
+def customer_service_window(record: dict, now: float | None = None) -> str | None:
+    """Why a free-form message may not be sent to the shopper in `record`
+    now: their last message ("last_inbound_at", unix seconds) is more than
+    24 hours old, or there is none. None while the window is open."""
+    try:
+        last = float(record.get("last_inbound_at") or "")
+    except ValueError:
+        return f"{WINDOW_CLOSED}: the shopper has not written yet"
+    age = (time.time() if now is None else now) - last
+    if age > WINDOW_S:
+        return f"{WINDOW_CLOSED}: the shopper last wrote {age / 3600:.0f} hours ago"
+    return None
 
 
 # -- calling a platform's API ------------------------------------------------
@@ -438,6 +463,9 @@ class MessagingChannel:
     name: ClassVar[str]
     # The platform's longest text message, in characters.
     text_limit: ClassVar[int] = 4096
+    # Whether some buttons go out as numbered text options (`numbers_buttons`): the last ones sent
+    # are then kept per conversation, and a reply that is only a number chooses one.
+    may_number_buttons: ClassVar[bool] = False
 
     def __init__(self, app: web.Application, credentials, api: ApiClient):
         self.app = app
@@ -481,6 +509,10 @@ class MessagingChannel:
     async def before_turn(self, event: Inbound) -> None:
         """Platform work after the acknowledgement, before the turn (Telegram's answerCallbackQuery)."""
 
+    def numbers_buttons(self, buttons: list[dict]) -> bool:
+        """Whether `render` shows these buttons as numbered text options ("1. Yes")."""
+        return False
+
     # -- shared ------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
@@ -510,6 +542,11 @@ class MessagingChannel:
     async def process(self, event: Inbound) -> None:
         """The turn for one accepted event (run by the inbox, after the acknowledgement)."""
         conversation_id = event.conversation_id
+        if self.may_number_buttons and not event.media and (choice := CHOICE.match(event.text)):
+            options = await self._options(conversation_id)
+            index = int(choice.group(1)) - 1
+            if 0 <= index < len(options):  # the shopper chose a numbered option
+                event.text, event.display = options[index]["payload"], options[index]["title"]
         previous = await self.outbox.record(conversation_id) or {}
         text = event.text.strip()
         sure = has_chinese(text) or len(text.split()) >= 3  # "ok", "1" or "SK-1002" keep the last language
@@ -536,6 +573,8 @@ class MessagingChannel:
         and recorded (`Outbox.fail`); the next ones are still tried."""
         conversation_id = record["id"]
         closed = self.window_closed(record)
+        if self.may_number_buttons and not closed:
+            await self._remember_options(conversation_id, entries)
         for entry in entries:
             if closed:
                 log.error("conversation %s: message %s not sent: %s", conversation_id, entry["id"], closed)
@@ -548,6 +587,36 @@ class MessagingChannel:
                 log.error("conversation %s: message %s not sent to %s: %s", conversation_id, entry["id"],
                           self.name, exc)
                 await self.outbox.fail(conversation_id, [entry], f"{self.name}: {exc}")
+
+
+    # -- numbered options -----------------------------------------------------------
+
+    def _options_key(self, conversation_id: str) -> str:
+        return f"{self.app[config_key].sessions.key_prefix}:options:{conversation_id}"
+
+    async def _options(self, conversation_id: str) -> list[dict]:
+        """The numbered options last sent: [{"payload", "title"}]. Raises SessionStoreUnavailable."""
+        try:
+            raw = await self.app[redis_key].get(self._options_key(conversation_id))
+        except RedisError as exc:
+            raise unavailable("read the numbered options", exc) from exc
+        return json.loads(raw) if raw else []
+
+    async def _remember_options(self, conversation_id: str, entries: list[dict]) -> None:
+        """Keep the numbered options these entries show (for the session's TTL); a reply without them
+        forgets the last ones, so a later "2" meaning a quantity is not read as a choice."""
+        buttons = next((e["message"]["buttons"] for e in reversed(entries) if e["message"].get("buttons")), None)
+        key = self._options_key(conversation_id)
+        client = self.app[redis_key]
+        try:
+            if buttons and self.numbers_buttons(buttons):
+                options = [{"payload": b.get("payload") or b["title"], "title": b["title"]} for b in buttons]
+                await client.set(key, json.dumps(options, ensure_ascii=False),
+                                 ex=self.app[config_key].sessions.ttl_s)
+            else:
+                await client.delete(key)
+        except RedisError as exc:  # the replies still go out; a number is then read as it is
+            log.warning("conversation %s: numbered options not remembered: %s", conversation_id, exc)
 
 
 inbox_key = web.AppKey("inbox", Inbox)

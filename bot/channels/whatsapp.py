@@ -73,6 +73,9 @@ class WhatsAppChannel(MetaChannel):
     name = "whatsapp"
     text_limit = TEXT_LIMIT
 
+    def numbers_buttons(self, buttons: list[dict]) -> bool:
+        return _interactive(buttons, "en") is None  # more than 10, or titles that collide
+
     def parse(self, request: web.Request, body: bytes) -> list[Inbound]:
         notification = json_body(body)
         if not isinstance(notification, dict) or not isinstance(notification.get("entry"), list):

@@ -285,3 +285,17 @@ def test_an_image_is_an_image_attachment_with_an_absolute_url():
     assert image["message"]["attachment"] == {"type": "image", "payload": {
         "url": "https://bot.example/img/photo.jpg", "is_reusable": True}}
     assert render({"image": "/img/photo.jpg"}, {**RECORD, "base_url": ""}) == []  # no absolute address: left out
+
+
+async def test_a_page_token_when_set_is_the_one_messenger_sends_with(aiohttp_client, config, models, api):
+    from bot.config import load_config
+
+    env = {"SHOPKEEP_META_APP_SECRET": APP_SECRET, "SHOPKEEP_META_VERIFY_TOKEN": VERIFY_TOKEN,
+           "SHOPKEEP_META_ACCESS_TOKEN": ACCESS_TOKEN, "SHOPKEEP_META_PAGE_TOKEN": "EAAPage",
+           "SHOPKEEP_META_API_URL": api.url}
+    platforms = load_config(env=env).platforms
+    assert platforms.meta.page_token == "EAAPage" and "EAAPage" not in repr(platforms)
+    bot = await aiohttp_client(init_app(replace(config, platforms=platforms), models))
+    await post(bot, notification(text("m_page", "Do you accept PayPal?")))
+    [call] = await api.wait_for(sent())
+    assert call.headers["Authorization"] == "Bearer EAAPage"

@@ -16,7 +16,7 @@ import pytest
 
 from bot.channels import twilio
 from bot.channels.twilio import TwilioChannel
-from bot.channels.webhooks import MEDIA_REPLY
+from bot.channels.webhooks import CHOICE, MEDIA_REPLY
 from bot.config import PlatformCredentials, TwilioCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key, redis_key
@@ -349,5 +349,5 @@ def test_a_rendered_reply_fits_twilios_limits():
 @pytest.mark.parametrize("text,choice", [("2", "2"), (" 2. ", "2"), ("2)", "2"), ("12", "12"), ("2 pans", None),
                                          ("", None), ("1.5", None)])
 def test_a_reply_that_is_only_a_number_is_a_choice(text, choice):
-    match = twilio.CHOICE.match(text)
+    match = CHOICE.match(text)
     assert (match.group(1) if match else None) == choice

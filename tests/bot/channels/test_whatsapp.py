@@ -336,3 +336,21 @@ def test_cards_and_images_need_an_absolute_picture_whatsapp_shows():
     assert png_card["type"] == "image" and png_card["image"]["link"] == "https://bot.example/img/kt-102.png"
     assert png_card["image"]["caption"].startswith("Dutch Oven")
     assert all(p["to"] == WA_ID and p["messaging_product"] == "whatsapp" for p in (intro, svg_card, png_card))
+
+
+async def test_a_number_chooses_among_more_options_than_whatsapp_shows_as_buttons(bot, api):
+    await post(bot, notification(text("wamid.n1", "hello")))
+    await api.wait_for(sent())
+    options = [{"title": f"Option {i}", "payload": f"/opt{i}"} for i in range(1, 12)]
+    options[1] = {"title": "Talk to a person", "payload": "I want to talk to a human"}
+    await bot.app[outbox_key].deliver(f"whatsapp:{WA_ID}", [{"text": "Which one?", "buttons": options}],
+                                      role="agent")
+    [numbered] = [c for c in await api.wait_for(sent(), count=2)][1:]
+    assert numbered.json["type"] == "text" and "2. Talk to a person" in numbered.json["text"]["body"]
+    await post(bot, notification(text("wamid.n2", " 2. ")))
+    calls = await api.wait_for(sent(), count=3)
+    assert "person from our team" in json.dumps(calls[-1].json)  # the option's payload ran
+    transcript = await bot.app[outbox_key].after(f"whatsapp:{WA_ID}")
+    assert [e["message"]["text"] for e in transcript if e["role"] == "user"][-1] == "Talk to a person"
+    # the handoff reply had no options: a later "2" is just "2"
+    assert await bot.app[redis_key].get(f"{bot.app[outbox_key].prefix}:options:whatsapp:{WA_ID}") is None
