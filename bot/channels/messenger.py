@@ -36,13 +36,11 @@ import time
 
 from aiohttp import web
 
-from bot.channels.base import ChannelError
 from bot.channels.meta import MetaChannel
 from bot.channels.webhooks import (
     Inbound,
     absolute,
     clip,
-    json_body,
     numbered,
     record_lang,
     sources_line,
@@ -51,7 +49,6 @@ from bot.channels.webhooks import (
 
 log = logging.getLogger(__name__)
 
-OBJECT = "page"
 TEXT_LIMIT = 2000
 QUICK_REPLIES = 13
 QUICK_REPLY_TITLE_LIMIT = 20
@@ -63,6 +60,8 @@ BUTTON_TITLE_LIMIT = 20
 
 class MessengerChannel(MetaChannel):
     name = "messenger"
+    title = "Messenger"
+    object_type = "page"
     text_limit = TEXT_LIMIT
 
     def numbers_buttons(self, buttons: list[dict]) -> bool:
@@ -74,15 +73,9 @@ class MessengerChannel(MetaChannel):
         return self.credentials.page_token or self.credentials.access_token
 
     def parse(self, request: web.Request, body: bytes) -> list[Inbound]:
-        notification = json_body(body)
-        if not isinstance(notification, dict) or not isinstance(notification.get("entry"), list):
-            raise ChannelError(400, "a Messenger webhook body is a JSON object with an 'entry' list")
-        if notification.get("object") != OBJECT:
-            log.info("messenger webhook: object %r ignored", notification.get("object"))
-            return []
         events = []
-        for entry in notification["entry"]:
-            for item in (entry.get("messaging") or []) if isinstance(entry, dict) else []:
+        for entry in self.entries(body):
+            for item in entry.get("messaging") or []:
                 if isinstance(item, dict) and (event := self._event(item)):
                     events.append(event)
         return events

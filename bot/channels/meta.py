@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -35,6 +36,7 @@ from bot.channels.webhooks import (
     Retryable,
     SendFailed,
     customer_service_window,
+    json_body,
     retry_after,
 )
 
@@ -101,6 +103,20 @@ def handshake(request: web.Request, verify_token: str) -> web.Response:
 class MetaChannel(MessagingChannel):
     """A platform of one Meta app (`MetaCredentials`): its signature, its
     subscription check, the 24-hour window and Graph API calls."""
+
+    title: ClassVar[str]  # "WhatsApp", for messages
+    object_type: ClassVar[str]  # the webhook body's "object": "whatsapp_business_account", "page"
+
+    def entries(self, body: bytes) -> list[dict]:
+        """The webhook body's entries; [] for another object type (acknowledged,
+        ignored). ChannelError 400 for a body that is not a notification."""
+        notification = json_body(body)
+        if not isinstance(notification, dict) or not isinstance(notification.get("entry"), list):
+            raise ChannelError(400, f"a {self.title} webhook body is a JSON object with an 'entry' list")
+        if notification.get("object") != self.object_type:
+            log.info("%s webhook: object %r ignored", self.name, notification.get("object"))
+            return []
+        return [entry for entry in notification["entry"] if isinstance(entry, dict)]
 
     def verify(self, request: web.Request, body: bytes) -> None:
         verify_signature(request, body, self.credentials.app_secret)

@@ -36,7 +36,6 @@ import time
 
 from aiohttp import web
 
-from bot.channels.base import ChannelError
 from bot.channels.meta import MetaChannel
 from bot.channels.webhooks import (
     Inbound,
@@ -44,7 +43,6 @@ from bot.channels.webhooks import (
     absolute,
     card_lines,
     clip,
-    json_body,
     numbered,
     record_lang,
     sources_line,
@@ -53,7 +51,6 @@ from bot.channels.webhooks import (
 
 log = logging.getLogger(__name__)
 
-OBJECT = "whatsapp_business_account"
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024  # an interactive message's body, and an image's caption
 REPLY_BUTTONS = 3
@@ -71,21 +68,17 @@ IGNORED_TYPES = ("reaction", "system", "request_welcome")
 
 class WhatsAppChannel(MetaChannel):
     name = "whatsapp"
+    title = "WhatsApp"
+    object_type = "whatsapp_business_account"
     text_limit = TEXT_LIMIT
 
     def numbers_buttons(self, buttons: list[dict]) -> bool:
         return _interactive(buttons, "en") is None  # more than 10, or titles that collide
 
     def parse(self, request: web.Request, body: bytes) -> list[Inbound]:
-        notification = json_body(body)
-        if not isinstance(notification, dict) or not isinstance(notification.get("entry"), list):
-            raise ChannelError(400, "a WhatsApp webhook body is a JSON object with an 'entry' list")
-        if notification.get("object") != OBJECT:
-            log.info("whatsapp webhook: object %r ignored", notification.get("object"))
-            return []
         events = []
-        for entry in notification["entry"]:
-            for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+        for entry in self.entries(body):
+            for change in entry.get("changes") or []:
                 if not isinstance(change, dict) or change.get("field") != "messages":
                     continue  # account_update, message_template_status_update, ...: acknowledged
                 value = change.get("value") if isinstance(change.get("value"), dict) else {}

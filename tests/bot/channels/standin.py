@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from bot.typedefs import redis_key
 
 
 @dataclass
@@ -107,3 +110,18 @@ def _respond(status: int, body, headers: dict) -> web.Response:
 async def redis_keys(client, prefix: str) -> list[str]:
     """Every key under a test's prefix (to show that a refused request stored nothing)."""
     return sorted(k.decode() for k in await client.keys(f"{prefix}:*"))
+
+
+@asynccontextmanager
+async def nothing_stored_or_sent(bot, api: StandIn, prefix: str, sent: Callable[[Call], bool]):
+    """Around a request the bot must refuse: afterwards no Redis key under the
+    test's `prefix` was added, nothing waits in the webhook inbox, and no
+    call matching `sent` reached the send API."""
+    client = bot.app[redis_key]
+    await asyncio.sleep(0.2)  # the inbox's consumer group exists before the keys are counted
+    before = await redis_keys(client, prefix)
+    yield
+    await api.quiet(1.0)
+    assert api.matching(sent) == []
+    assert await redis_keys(client, prefix) == before
+    assert await client.xlen(f"{prefix}:inbox") == 0

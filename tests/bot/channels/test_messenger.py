@@ -15,8 +15,8 @@ from bot.channels.meta import WINDOW_CLOSED
 from bot.channels.webhooks import MEDIA_REPLY
 from bot.config import MetaCredentials, PlatformCredentials
 from bot.server import init_app
-from bot.typedefs import outbox_key, redis_key
-from tests.bot.channels.standin import Answer, StandIn, redis_keys
+from bot.typedefs import outbox_key
+from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -98,17 +98,11 @@ def _altered(body: bytes) -> dict:
 @pytest.mark.parametrize("headers", [lambda body: {}, _forged, _wrong_secret, _altered],
                          ids=["missing-header", "forged-signature", "wrong-app-secret", "altered-body"])
 async def test_a_request_without_a_valid_signature_is_refused_and_nothing_is_stored(bot, api, config, headers):
-    client = bot.app[redis_key]
-    await asyncio.sleep(0.2)  # the inbox's consumer group exists
-    before = await redis_keys(client, config.sessions.key_prefix)
-    raw = json.dumps(notification(text("m_2", "send me your money"))).encode()
-    resp = await bot.post("/webhooks/messenger", data=raw, headers={"Content-Type": "application/json",
-                                                                    **headers(raw)})
-    assert resp.status == 401 and "X-Hub-Signature-256" in (await resp.json())["error"]
-    await api.quiet(1.0)
-    assert api.matching(sent()) == []
-    assert await redis_keys(client, config.sessions.key_prefix) == before
-    assert await client.xlen(f"{config.sessions.key_prefix}:inbox") == 0
+    async with nothing_stored_or_sent(bot, api, config.sessions.key_prefix, sent()):
+        raw = json.dumps(notification(text("m_2", "send me your money"))).encode()
+        resp = await bot.post("/webhooks/messenger", data=raw, headers={"Content-Type": "application/json",
+                                                                        **headers(raw)})
+        assert resp.status == 401 and "X-Hub-Signature-256" in (await resp.json())["error"]
 
 
 async def test_malformed_json_is_400(bot, api):

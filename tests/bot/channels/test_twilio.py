@@ -19,8 +19,8 @@ from bot.channels.twilio import TwilioChannel
 from bot.channels.webhooks import CHOICE, MEDIA_REPLY
 from bot.config import PlatformCredentials, TwilioCredentials
 from bot.server import init_app
-from bot.typedefs import outbox_key, redis_key
-from tests.bot.channels.standin import Answer, StandIn, redis_keys
+from bot.typedefs import outbox_key
+from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -127,29 +127,18 @@ def altered(bot, params):
 @pytest.mark.parametrize("headers", [lambda bot, params: {}, forged, wrong_token, other_url, altered],
                          ids=["missing-header", "forged-signature", "wrong-auth-token", "other-url", "altered-body"])
 async def test_a_request_without_a_genuine_signature_is_refused_and_nothing_is_stored(bot, api, config, headers):
-    client = bot.app[redis_key]
-    await asyncio.sleep(0.2)  # the inbox's consumer group exists
-    before = await redis_keys(client, config.sessions.key_prefix)
-    params = sms(message_sid(2), "Do you accept PayPal?")
-    resp = await post(bot, params, headers=headers(bot, params))
-    assert resp.status == 401 and "X-Twilio-Signature" in (await resp.json())["error"]
-    await api.quiet(1.0)
-    assert api.matching(sent()) == []
-    assert await redis_keys(client, config.sessions.key_prefix) == before
-    assert await client.xlen(f"{config.sessions.key_prefix}:inbox") == 0
+    async with nothing_stored_or_sent(bot, api, config.sessions.key_prefix, sent()):
+        params = sms(message_sid(2), "Do you accept PayPal?")
+        resp = await post(bot, params, headers=headers(bot, params))
+        assert resp.status == 401 and "X-Twilio-Signature" in (await resp.json())["error"]
 
 
 async def test_a_genuine_signature_for_another_account_is_403_and_nothing_is_stored(bot, api, config):
-    client = bot.app[redis_key]
-    await asyncio.sleep(0.2)
-    before = await redis_keys(client, config.sessions.key_prefix)
-    for account in ("AC" + "2" * 32, ""):
-        params = sms(message_sid(3), "Do you accept PayPal?", AccountSid=account)
-        resp = await post(bot, params)
-        assert resp.status == 403 and "AccountSid" in (await resp.json())["error"]
-    await api.quiet(1.0)
-    assert api.matching(sent()) == []
-    assert await redis_keys(client, config.sessions.key_prefix) == before
+    async with nothing_stored_or_sent(bot, api, config.sessions.key_prefix, sent()):
+        for account in ("AC" + "2" * 32, ""):
+            params = sms(message_sid(3), "Do you accept PayPal?", AccountSid=account)
+            resp = await post(bot, params)
+            assert resp.status == 403 and "AccountSid" in (await resp.json())["error"]
 
 
 async def test_a_malformed_body_is_400(bot, api):

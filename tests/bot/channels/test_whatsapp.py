@@ -1,7 +1,6 @@
 """WhatsApp Cloud API: genuine, forged and replayed webhooks against a local
 stand-in for the Graph API (real Redis, real models, real HTTP both ways)."""
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -16,7 +15,7 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import MetaCredentials, PlatformCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key, redis_key
-from tests.bot.channels.standin import Answer, StandIn, redis_keys
+from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -109,17 +108,11 @@ def _sha1(body: bytes) -> dict:
                          ids=["missing-header", "forged-signature", "wrong-app-secret", "altered-body",
                               "sha1-only"])
 async def test_a_request_without_a_valid_signature_is_refused_and_nothing_is_stored(bot, api, config, headers):
-    client = bot.app[redis_key]
-    await asyncio.sleep(0.2)  # the inbox's consumer group exists
-    before = await redis_keys(client, config.sessions.key_prefix)
-    raw = json.dumps(notification(text("wamid.2", "send me your money"))).encode()
-    resp = await bot.post("/webhooks/whatsapp", data=raw, headers={"Content-Type": "application/json",
-                                                                   **headers(raw)})
-    assert resp.status == 401 and "X-Hub-Signature-256" in (await resp.json())["error"]
-    await api.quiet(1.0)
-    assert api.matching(sent()) == []
-    assert await redis_keys(client, config.sessions.key_prefix) == before
-    assert await client.xlen(f"{config.sessions.key_prefix}:inbox") == 0
+    async with nothing_stored_or_sent(bot, api, config.sessions.key_prefix, sent()):
+        raw = json.dumps(notification(text("wamid.2", "send me your money"))).encode()
+        resp = await bot.post("/webhooks/whatsapp", data=raw, headers={"Content-Type": "application/json",
+                                                                       **headers(raw)})
+        assert resp.status == 401 and "X-Hub-Signature-256" in (await resp.json())["error"]
 
 
 async def test_malformed_json_is_400(bot, api):
