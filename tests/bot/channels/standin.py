@@ -9,6 +9,8 @@ platform's test gives the success body for its own API.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -125,3 +127,11 @@ async def nothing_stored_or_sent(bot, api: StandIn, prefix: str, sent: Callable[
     assert api.matching(sent) == []
     assert await redis_keys(client, prefix) == before
     assert await client.xlen(f"{prefix}:inbox") == 0
+
+
+def meta_signed(body, secret: str) -> tuple[bytes, dict]:
+    """`body` (JSON-able, or bytes as they are) and the headers Meta sends
+    with it: X-Hub-Signature-256, "sha256=" + hex HMAC-SHA256(app secret, body)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}

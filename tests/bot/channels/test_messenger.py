@@ -3,7 +3,6 @@ for the Graph API's Send API (real Redis, real models, real HTTP both ways)."""
 
 import asyncio
 import hashlib
-import hmac
 import json
 import time
 from dataclasses import replace
@@ -16,7 +15,7 @@ from bot.channels.webhooks import MEDIA_REPLY
 from bot.config import MetaCredentials, PlatformCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key
-from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, StandIn, meta_signed, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +54,7 @@ def text(mid: str, body: str, psid: str = PSID, **extra) -> dict:
 
 
 def signed(body, secret: str = APP_SECRET) -> tuple[bytes, dict]:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return raw, {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    return meta_signed(body, secret)
 
 
 async def post(bot, body, secret: str = APP_SECRET):

@@ -15,7 +15,7 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import MetaCredentials, PlatformCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key, redis_key
-from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, StandIn, meta_signed, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -59,9 +59,7 @@ def text(message_id: str, body: str, wa_id: str = WA_ID, **extra) -> dict:
 
 
 def signed(body, secret: str = APP_SECRET) -> tuple[bytes, dict]:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return raw, {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    return meta_signed(body, secret)
 
 
 async def post(bot, body, secret: str = APP_SECRET):
