@@ -550,7 +550,8 @@ class MessagingChannel:
         previous = await self.outbox.record(conversation_id) or {}
         text = event.text.strip()
         sure = has_chinese(text) or len(text.split()) >= 3  # "ok", "1" or "SK-1002" keep the last language
-        lang = (detect_language(text) if sure else "") or previous.get("lang", "")
+        # (fastText inference: off the event loop)
+        lang = (await asyncio.to_thread(detect_language, text) if sure else "") or previous.get("lang", "")
         details = {"via": event.via, "base_url": event.extra.get("base_url", ""), "name": event.name,
                    "last_inbound_at": str(event.received_at)}
         await self.outbox.open(conversation_id, self.name, event.address, lang, reach=API,
