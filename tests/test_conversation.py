@@ -167,10 +167,10 @@ async def test_yes_to_the_offer_of_a_person_hands_the_conversation_over(client):
     assert (await client.app[assistant_key].sessions.load("offer-1")).handoff
 
 
-async def test_a_handed_off_shopper_is_reminded_once_after_a_long_silence(client, monkeypatch):
+async def test_a_handed_off_shopper_back_after_a_long_silence_is_reminded(client, monkeypatch):
     import bot.dialogue.engine as engine
 
     await say(client, "shopper-8b", "I want to talk to a human")
     assert await say(client, "shopper-8b", "hello?") == []
-    monkeypatch.setattr(engine, "HANDOFF_REMINDER_S", 0)  # as if the team had been silent a long time
+    monkeypatch.setattr(engine, "HANDOFF_REMINDER_S", 0)  # as if the shopper had been away a long time
     assert "passed to our team" in texts(await say(client, "shopper-8b", "is anyone there?"))

@@ -30,7 +30,7 @@ STOP_INTENT = "stop"  # ends a form, or takes back a request for a person
 RASA_SDK_VERSION = "3.21.1"
 AFFIRM_INTENT = "affirm"
 HANDOFF_INTENT = "human_handoff"  # the intent whose rule hands the conversation to a person
-HANDOFF_REMINDER_S = 900  # while handed off, the bot is silent; after this long quiet it reminds once
+HANDOFF_REMINDER_S = 900  # while handed off the bot is silent, but a shopper back after this long is reminded
 # Quick replies under "I don't know; would you like a person?": the shopper's answer, as text.
 OFFER_BUTTONS = {"en": [{"title": "Yes, connect me", "payload": "I want to talk to a person"},
                         {"title": "No, thanks", "payload": "no thanks"}],
@@ -69,9 +69,10 @@ class Dialogue:
                 session.handoff = None
                 session.record({"event": "resume"})
                 turn.queue.append("utter_handoff_cancelled")
-            elif self._quiet_for(session) >= HANDOFF_REMINDER_S:
-                # the bot stays silent while a person has the conversation; after a long
-                # silence it tells the shopper once more that the message reached the team
+            elif self._shopper_quiet_for(session) >= HANDOFF_REMINDER_S:
+                # the bot stays silent while a person has the conversation (it cannot see what
+                # the person writes); a shopper who comes back after a long silence is told once
+                # more that their message reached the team
                 turn.queue.append("utter_handoff_pending")
         else:
             self._fill_slots_from_entities(session, parse)
@@ -100,9 +101,9 @@ class Dialogue:
         return turn.messages
 
     @staticmethod
-    def _quiet_for(session: Session) -> float:
-        """Seconds since the last message to the shopper (the bot's or a person's)."""
-        last = next((e for e in reversed(session.events) if e.get("event") == "bot"), None)
+    def _shopper_quiet_for(session: Session) -> float:
+        """Seconds between the shopper's previous message and this one."""
+        last = next((e for e in reversed(session.history) if e.get("event") == "user"), None)
         return time.time() - last.get("timestamp", 0) if last else float("inf")
 
     def _offered_a_person(self, session: Session) -> bool:
