@@ -49,7 +49,7 @@ from bot.channels.outbound import API, Outbox
 from bot.channels.turns import run_turn
 from bot.sessions.lock import LockTimeout
 from bot.sessions.redis_client import SessionStoreUnavailable, unavailable
-from bot.typedefs import config_key, outbox_key, redis_key
+from bot.typedefs import assistant_key, config_key, outbox_key, redis_key
 from lm.language import detect_language, has_chinese
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,18 @@ def numbered(buttons: list[dict], lang: str = "en") -> str:
     """Buttons as plain numbered options: "Reply with a number:\n1. Yes\n2. No"."""
     head = "回复数字选择：" if lang == "zh" else "Reply with a number:"
     return "\n".join([head, *(f"{i}. {b['title']}" for i, b in enumerate(buttons, 1))])
+
+
+def media_text(media: dict) -> str:
+    """What the transcript shows for a message that is not text: "[image]",
+    "[location: 51.5, -0.12, Baker St 1]", "[voice]"."""
+    if location := media.get("location"):
+        where = ", ".join(str(x) for x in (location.get("latitude"), location.get("longitude"), location.get("name"),
+                                           location.get("address")) if x not in (None, ""))
+        return f"[location: {where}]"
+    if "image" in media:
+        return "[image]"
+    return f"[{media.get('other') or 'empty message'}]"
 
 
 def record_lang(record: dict) -> str:
@@ -560,10 +572,11 @@ class MessagingChannel:
         if any(ch.isalnum() for ch in text):
             await run_turn(self.app, conversation_id, event.event_id, event.text, self.name,
                            display=event.display, metadata={"platform": self.name, **event.media})
-        else:
-            what = next(iter(event.media), "empty")
-            await self.outbox.deliver(conversation_id, [{"text": f"[{what}]"}], role="user",
+        else:  # a photo, a location, a voice message: kept for a person to see; the bot reads text only
+            await self.outbox.deliver(conversation_id, [{"text": media_text(event.media)}], role="user",
                                       keys=[f"user:{event.event_id}"], client_id=event.event_id)
+            if (await self.app[assistant_key].sessions.load(conversation_id)).handoff:
+                return  # a person has the conversation: the bot stays silent
             reply = MEDIA_REPLY["zh" if lang == "zh" else "en"]
             await self.outbox.deliver(conversation_id, [{"text": reply}], keys=[f"reply:{event.event_id}:0"],
                                       reply_to=event.event_id)
@@ -588,7 +601,6 @@ class MessagingChannel:
                 log.error("conversation %s: message %s not sent to %s: %s", conversation_id, entry["id"],
                           self.name, exc)
                 await self.outbox.fail(conversation_id, [entry], f"{self.name}: {exc}")
-
 
     # -- numbered options -----------------------------------------------------------
 

@@ -216,7 +216,8 @@ async def test_an_image_and_a_location_get_the_text_only_reply(bot, api):
     calls = await api.wait_for(sent(), count=2)
     assert all(c.json["message"]["text"] == MEDIA_REPLY["en"] for c in calls)
     transcript = await bot.app[outbox_key].after(f"messenger:{PSID}")
-    assert [e["message"]["text"] for e in transcript if e["role"] == "user"] == ["[image]", "[location]"]
+    shown = [e["message"]["text"] for e in transcript if e["role"] == "user"]
+    assert shown == ["[image]", "[location: 51.5, -0.12, Shop]"]
 
 
 # -- rendering ----------------------------------------------------------------------

@@ -181,7 +181,7 @@ async def test_a_photo_without_a_caption_and_a_location_get_the_text_only_reply(
     calls = await api.wait_for(sent(api), count=2)
     assert all(c.json["text"] == MEDIA_REPLY["en"] for c in calls)
     transcript = await bot.app[outbox_key].after("telegram:4242")
-    assert [e["message"]["text"] for e in transcript if e["role"] == "user"] == ["[image]", "[location]"]
+    assert [e["message"]["text"] for e in transcript if e["role"] == "user"] == ["[image]", "[location: 51.5, -0.12]"]
 
 
 async def test_a_chinese_question_is_answered_in_chinese(bot, api):
@@ -228,3 +228,13 @@ async def test_shopkeep_channels_points_telegram_at_the_webhook_with_the_secret(
     assert call.json == {"url": "https://bot.example/webhooks/telegram", "secret_token": SECRET,
                          "allowed_updates": ["message", "callback_query"]}
     assert "pending updates 0" in out.decode()
+
+
+async def test_a_photo_sent_to_a_person_is_kept_for_them_and_the_bot_stays_silent(bot, api):
+    await bot.post("/webhooks/telegram", json=update(60, "I want to talk to a human"), headers=HEADERS)
+    await api.wait_for(sent(api))
+    await bot.post("/webhooks/telegram", json=update(61, photo=[{"file_id": "damaged-box"}]), headers=HEADERS)
+    await api.quiet(2.0)
+    assert len(api.matching(sent(api))) == 1  # no "I can only read text" while a person has it
+    transcript = await bot.app[outbox_key].after("telegram:4242")
+    assert transcript[-1]["role"] == "user" and transcript[-1]["message"]["text"] == "[image]"

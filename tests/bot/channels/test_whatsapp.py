@@ -234,7 +234,8 @@ async def test_an_image_without_a_caption_and_a_location_get_the_text_only_reply
     calls = await api.wait_for(sent(), count=2)
     assert all(c.json["text"]["body"] == MEDIA_REPLY["en"] for c in calls)
     transcript = await bot.app[outbox_key].after(f"whatsapp:{WA_ID}")
-    assert [e["message"]["text"] for e in transcript if e["role"] == "user"] == ["[image]", "[location]"]
+    shown = [e["message"]["text"] for e in transcript if e["role"] == "user"]
+    assert shown == ["[image]", "[location: 51.5, -0.12, Shop, 1 Main St]"]
 
 
 async def test_several_messages_in_one_body_are_each_answered(bot, api):
