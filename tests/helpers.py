@@ -25,12 +25,14 @@ def texts(messages: list[dict]) -> str:
     return " ".join(m.get("text", "") for m in messages)
 
 
-def start_server(data_dir: Path, redis_url: str, log_path: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def start_server(data_dir: Path, redis_url: str, log_path: Path, workers: int,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     """`shopkeep run --workers N` as a subprocess on a free port and the given Redis (no language model),
     once its /health answers 200: (process, port). Its output goes to `log_path`, a file, not a pipe:
-    an unread pipe fills and blocks the workers."""
+    an unread pipe fills and blocks the workers. `env`: more environment variables (platform secrets)."""
     port = free_port()
-    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(data_dir), "SHOPKEEP_LM_MODEL": "none", "REDIS_URL": redis_url}
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(data_dir), "SHOPKEEP_LM_MODEL": "none", "REDIS_URL": redis_url,
+           **(env or {})}
     with log_path.open("w") as log:  # the child keeps its own copy of the file
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port",
                                  str(port), "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)

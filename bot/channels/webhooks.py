@@ -321,13 +321,18 @@ def _safe(url: str) -> str:
 
 # -- the inbox ------------------------------------------------------------------
 
-# KEYS: inbox stream, then one "seen" key per event. ARGV: dedupe TTL (s), stream max length,
-# then one event JSON per "seen" key. Returns 1 for each event added, 0 for one seen before.
+# KEYS: inbox stream, then per event its "seen" key and its conversation's order list. ARGV: dedupe TTL
+# (s), stream max length, then per event its JSON and its id. Returns 1 for each event added, 0 for one
+# seen before. The order list holds a conversation's accepted event ids in arrival order: whichever
+# process runs an event waits until the events before it are done, so answers keep the shopper's order.
 _ACCEPT = """
 local added = {}
-for i = 2, #KEYS do
+for i = 2, #KEYS, 2 do
+  local n = i / 2
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i + 1])
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[2 * n + 1])
+    redis.call('RPUSH', KEYS[i + 1], ARGV[2 * n + 2])
+    redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
     added[#added + 1] = 1
   else
     added[#added + 1] = 0
@@ -335,6 +340,7 @@ for i = 2, #KEYS do
 end
 return added
 """
+ORDER_POLL_S = (0.01, 0.2)  # how often an event waiting for an earlier one looks again: first, at most
 
 
 class Inbox:
@@ -363,14 +369,32 @@ class Inbox:
         """Add the events not seen before; returns them. Raises SessionStoreUnavailable."""
         if not events:
             return []
-        seen = [f"{self.prefix}:webhook-seen:{e.platform}:{e.event_id}" for e in events]
+        keys, args = [self.key], [self.dedupe_ttl_s, INBOX_MAXLEN]
+        for e in events:
+            keys += [f"{self.prefix}:webhook-seen:{e.platform}:{e.event_id}", self._order_key(e)]
+            args += [json.dumps(asdict(e), ensure_ascii=False), e.event_id]
         try:
-            added = await self._accept(keys=[self.key, *seen],
-                                       args=[self.dedupe_ttl_s, INBOX_MAXLEN,
-                                             *(json.dumps(asdict(e), ensure_ascii=False) for e in events)])
+            added = await self._accept(keys=keys, args=args)
         except RedisError as exc:
             raise unavailable("accept the webhook event", exc) from exc
         return [e for e, new in zip(events, added) if new]
+
+    def _order_key(self, event: Inbound) -> str:
+        return f"{self.prefix}:inbox-order:{event.conversation_id}"
+
+    async def _wait_for_earlier(self, event: Inbound) -> None:
+        """Return once the conversation's events accepted before this one are done (in any process).
+        One whose process died is rerun after `reclaim_after_s`; past that and a minute more, this
+        one goes ahead anyway (logged)."""
+        key, delay = self._order_key(event), ORDER_POLL_S[0]
+        deadline = time.monotonic() + self.reclaim_after_s + 60
+        while (position := await self.client.lpos(key, event.event_id)) not in (None, 0):
+            if time.monotonic() > deadline:
+                log.warning("conversation %s: event %s goes ahead of %d earlier one(s) that are not done",
+                            event.conversation_id, event.event_id, position)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, ORDER_POLL_S[1])
 
     def start(self) -> None:
         if self._task is None:
@@ -440,7 +464,11 @@ class Inbox:
 
     async def _run(self, entry_id, event: Inbound, order: list) -> None:
         try:
-            async with order[0]:
+            async with order[0]:  # in this process, in arrival order; across processes, _wait_for_earlier
+                try:
+                    await self._wait_for_earlier(event)
+                except RedisError as exc:
+                    raise unavailable("read the conversation's order", exc) from exc
                 await self.handle(event)
         except (SessionStoreUnavailable, LockTimeout) as exc:
             # left pending: another try after reclaim_after_s, when Redis or the conversation is free again
@@ -457,6 +485,7 @@ class Inbox:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.xack(self.key, INBOX_GROUP, entry_id)
                 pipe.xdel(self.key, entry_id)
+                pipe.lrem(self._order_key(event), 1, event.event_id)
                 await pipe.execute()
         except RedisError as exc:  # handled; a rerun after reclaim delivers nothing twice
             log.warning("webhook inbox: cannot mark event %s done (%s)", event.event_id, exc)

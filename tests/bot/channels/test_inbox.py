@@ -126,3 +126,32 @@ async def test_a_webhook_while_redis_is_away_gets_503_so_the_platform_retries(ai
     finally:
         os.kill(own._process.pid, signal.SIGCONT)
         own.stop()
+
+
+async def test_two_processes_answer_one_conversations_events_in_the_order_they_came(client):
+    prefix = f"inbox{time.monotonic_ns()}"
+    done = []
+
+    def handler(name: str, delay: float):
+        async def handle(e: Inbound):
+            await asyncio.sleep(delay)  # the first process is slow: the second must not overtake it
+            done.append((e.event_id, name))
+        return handle
+
+    first = Inbox(client, prefix, handler("first", 0.5), dedupe_ttl_s=60, concurrency=1)
+    second = Inbox(client, prefix, handler("second", 0), dedupe_ttl_s=60, concurrency=1)
+    second.consumer = "another-process"
+    first.start()
+    await asyncio.sleep(0.2)  # its group exists and it is waiting to read
+    await first.accept([event(1), event(2), event(3)])
+    second.start()
+    try:
+        async with asyncio.timeout(15):
+            while len(done) < 3:
+                await asyncio.sleep(0.05)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert [event_id for event_id, _ in done] == ["1", "2", "3"]
+    assert {name for _, name in done} == {"first", "second"}  # both took part
+    assert await client.exists(f"{prefix}:inbox-order:telegram:1") == 0

@@ -238,3 +238,33 @@ async def test_a_photo_sent_to_a_person_is_kept_for_them_and_the_bot_stays_silen
     assert len(api.matching(sent(api))) == 1  # no "I can only read text" while a person has it
     transcript = await bot.app[outbox_key].after("telegram:4242")
     assert transcript[-1]["role"] == "user" and transcript[-1]["message"]["text"] == "[image]"
+
+
+async def test_two_worker_processes_answer_every_update_once_and_in_order(api, config, redis_server, tmp_path):
+    import aiohttp
+
+    from tests.helpers import start_server
+
+    env = {"SHOPKEEP_TELEGRAM_TOKEN": TOKEN, "SHOPKEEP_TELEGRAM_SECRET": SECRET, "SHOPKEEP_TELEGRAM_API_URL": api.url}
+    proc, port = await asyncio.to_thread(start_server, config.data_dir, redis_server.url, tmp_path / "server.log",
+                                         2, env)
+    questions = ["Do you accept PayPal?", "How long does shipping take?", "Do you ship to Canada?"]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def post(body):
+                async with session.post(f"http://127.0.0.1:{port}/webhooks/telegram", json=body,
+                                        headers=HEADERS) as resp:
+                    assert resp.status == 200
+
+            for n, question in enumerate(questions):  # each chat's questions in turn, each update sent twice
+                bodies = [update(1000 + 10 * chat + n, question, chat_id=900 + chat) for chat in range(8)]
+                await asyncio.gather(*(post(b) for b in bodies + bodies))
+            await api.wait_for(lambda c: c.path.endswith("/sendMessage"), count=8 * len(questions), timeout=90)
+            await api.quiet(2.0)
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+    for chat in range(8):
+        texts = [c.json["text"] for c in api.matching(sent(api, 900 + chat))]
+        assert len(texts) == len(questions), texts  # once each, not twice
+        assert "PayPal" in texts[0] and "business days" in texts[1] and "Canada" in texts[2]
