@@ -2,7 +2,7 @@
 
 Verified by the header X-Telegram-Bot-Api-Secret-Token, which Telegram
 sends with every update once `setWebhook` was called with `secret_token`
-(`shopkeep channels telegram-webhook` does that); compared in constant time.
+(`shopkeep channels --set-telegram-webhook` does that); compared in constant time.
 Source: https://core.telegram.org/bots/api#setwebhook
 
 Read: `message` in private chats (text; a photo's caption; locations,
@@ -136,9 +136,10 @@ class TelegramChannel(MessagingChannel):
         return [Inbound(self.name, event_id, str(chat["id"]), text=data, display=title,
                         name=_name(query.get("from") or {}), extra={"callback_query_id": query.get("id")})]
 
-    async def before_turn(self, event: Inbound) -> None:
-        """Stop the pressed button's spinner, and show "typing…" while the bot works (best effort)."""
-        calls = [("sendChatAction", {"chat_id": event.address, "action": "typing"})]
+    async def before_turn(self, event: Inbound, paused: bool) -> None:
+        """Stop the pressed button's spinner, and show "typing…" while the bot works (best effort;
+        not while a person has the conversation: the bot stays silent then)."""
+        calls = [] if paused else [("sendChatAction", {"chat_id": event.address, "action": "typing"})]
         if event.extra.get("callback_query_id"):
             calls.insert(0, ("answerCallbackQuery", {"callback_query_id": event.extra["callback_query_id"]}))
         for method, body in calls:

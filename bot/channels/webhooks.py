@@ -41,7 +41,7 @@ from typing import Any, Callable, ClassVar
 import aiohttp
 import redis.asyncio as redis
 from aiohttp import web
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import LockError, RedisError, ResponseError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from bot.channels.base import TURN_ERRORS, ChannelError, error_response
@@ -547,8 +547,9 @@ class MessagingChannel:
         """Why a free-form message may not be sent now (WhatsApp's 24-hour window), or None."""
         return None
 
-    async def before_turn(self, event: Inbound) -> None:
-        """Platform work after the acknowledgement, before the turn (Telegram's answerCallbackQuery)."""
+    async def before_turn(self, event: Inbound, paused: bool) -> None:
+        """Platform work after the acknowledgement, before the turn (Telegram's answerCallbackQuery);
+        `paused`: a person has the conversation and the bot will stay silent."""
 
     def numbers_buttons(self, buttons: list[dict]) -> bool:
         """Whether `render` shows these buttons as numbered text options ("1. Yes")."""
@@ -597,39 +598,80 @@ class MessagingChannel:
                    "last_inbound_at": str(event.received_at)}
         await self.outbox.open(conversation_id, self.name, event.address, lang, reach=API,
                                **{k: v for k, v in details.items() if v})
-        await self.before_turn(event)
-        if any(ch.isalnum() for ch in text):
-            await run_turn(self.app, conversation_id, event.event_id, event.text, self.name,
-                           display=event.display, metadata={"platform": self.name, **event.media})
-        else:  # a photo, a location, a voice message: kept for a person to see; the bot reads text only
+        paused = await self.app[assistant_key].sessions.handed_off(conversation_id)
+        await self.before_turn(event, paused)
+        if event.media and not any(ch.isalnum() for ch in text):
+            # a photo, a location, a voice message: kept for a person to see; the bot reads text only
             await self.outbox.deliver(conversation_id, [{"text": media_text(event.media)}], role="user",
                                       keys=[f"user:{event.event_id}"], client_id=event.event_id)
-            if (await self.app[assistant_key].sessions.load(conversation_id)).handoff:
-                return  # a person has the conversation: the bot stays silent
-            reply = MEDIA_REPLY["zh" if lang == "zh" else "en"]
-            await self.outbox.deliver(conversation_id, [{"text": reply}], keys=[f"reply:{event.event_id}:0"],
-                                      reply_to=event.event_id)
+            replies = [] if paused else await self.outbox.deliver(
+                conversation_id, [{"text": MEDIA_REPLY["zh" if lang == "zh" else "en"]}],
+                keys=[f"reply:{event.event_id}:0"], reply_to=event.event_id)
+        elif text:
+            replies = await run_turn(self.app, conversation_id, event.event_id, event.text, self.name,
+                                     display=event.display, metadata={"platform": self.name, **event.media})
+        else:
+            replies = []
+        if not replies:  # a rerun of an event whose process died: its replies may be in the transcript, unsent
+            await self.flush(conversation_id)
 
     async def send(self, record: dict, entries: list[dict]) -> None:
-        """The outbound path's sender for this platform: each new entry, rendered
-        natively, through the send API. A message that cannot be sent is logged
-        and recorded (`Outbox.fail`); the next ones are still tried."""
+        """The outbound path's sender for this platform (`Outbox.register`): sends
+        what is new in the conversation (`flush`), `entries` included."""
+        await self.flush(record["id"])
+
+    async def flush(self, conversation_id: str) -> None:
+        """Send the conversation's bot and agent messages the platform has not
+        taken yet, in transcript order, each rendered natively, through the send
+        API. One process at a time per conversation (a Redis lock), so replies
+        never overtake each other; the last entry handed to the platform is kept
+        as the conversation's acknowledgement (`Outbox.ack`), so a process that
+        dies mid-send leaves the rest to the next flush, and nothing is sent
+        twice. A message that cannot be sent is logged and recorded
+        (`Outbox.fail`); the next ones are still tried.
+
+        Raises SessionStoreUnavailable when Redis does not answer."""
+        client = self.app[redis_key]
+        lock = client.lock(f"{self.outbox.prefix}:outbox-sending:{conversation_id}", timeout=self.send_lease_s,
+                           blocking_timeout=self.send_lease_s + 5, raise_on_release_error=False)
+        try:
+            async with lock:
+                record = await self.outbox.record(conversation_id)
+                if record is None:
+                    return
+                entries = await self.outbox.after(conversation_id, await self.outbox.acked(conversation_id))
+                if entries:
+                    await self._send(record, entries, lock)
+                    await self.outbox.ack(conversation_id, entries[-1]["id"])
+        except (RedisError, LockError) as exc:
+            raise unavailable("send the conversation's messages in order", exc) from exc
+
+    @property
+    def send_lease_s(self) -> float:
+        """The longest one message's sending may take: every try with its timeout and its longest wait."""
+        settings = self.app[config_key].channels.messaging
+        return settings.send_attempts * (settings.send_timeout_s + settings.send_max_wait_s) + 30
+
+    async def _send(self, record: dict, entries: list[dict], lock) -> None:
         conversation_id = record["id"]
+        shown = [e for e in entries if e["role"] != "user"]
         closed = self.window_closed(record)
-        if self.may_number_buttons and not closed:
-            await self._remember_options(conversation_id, entries)
-        for entry in entries:
+        if self.may_number_buttons and not closed and shown:
+            await self._remember_options(conversation_id, shown)
+        for entry in shown:
             if closed:
                 log.error("conversation %s: message %s not sent: %s", conversation_id, entry["id"], closed)
                 await self.outbox.fail(conversation_id, [entry], closed)
-                continue
-            try:
-                for payload in self.render(entry["message"], record):
-                    await self.post(record, payload)
-            except SendFailed as exc:
-                log.error("conversation %s: message %s not sent to %s: %s", conversation_id, entry["id"],
-                          self.name, exc)
-                await self.outbox.fail(conversation_id, [entry], f"{self.name}: {exc}")
+            else:
+                try:
+                    for payload in self.render(entry["message"], record):
+                        await self.post(record, payload)
+                except SendFailed as exc:
+                    log.error("conversation %s: message %s not sent to %s: %s", conversation_id, entry["id"],
+                              self.name, exc)
+                    await self.outbox.fail(conversation_id, [entry], f"{self.name}: {exc}")
+            await self.outbox.ack(conversation_id, entry["id"])
+            await lock.reacquire()  # a fresh lease for the next message
 
     # -- numbered options -----------------------------------------------------------
 

@@ -93,6 +93,15 @@ class SessionStore:
         session.history = [json.loads(e) for e in history]
         return session
 
+    async def handed_off(self, sender_id: str) -> bool:
+        """Whether a person has the conversation (the bot is paused), without reading its history.
+        Raises SessionStoreUnavailable."""
+        try:
+            raw = await self.client.get(self._keys(sender_id)[0])
+        except RedisError as exc:
+            raise unavailable("load the session", exc) from exc
+        return bool(raw and json.loads(raw).get("handoff"))
+
     async def save(self, session: Session, fence: tuple[str, int] | None = None) -> None:
         """Save the state and the turn's new events in one step.
 

@@ -137,6 +137,7 @@ async def test_a_shopper_handed_to_a_person_gets_silence_then_the_persons_messag
     await bot.post("/webhooks/telegram", json=update(11, "hello? how long does shipping take?"), headers=HEADERS)
     await api.quiet(2.0)
     assert len(api.matching(sent(api))) == 1  # the bot stays silent
+    assert len(api.matching(lambda c: c.path.endswith("/sendChatAction"))) == 1  # and shows no "typing…"
     transcript = await bot.app[outbox_key].after("telegram:4242")
     assert transcript[-1]["message"]["text"] == "hello? how long does shipping take?"  # kept for the person
     await bot.app[outbox_key].deliver("telegram:4242", [{"text": "Hi, I'm Sam from the store. Let me check."}],
@@ -268,3 +269,36 @@ async def test_two_worker_processes_answer_every_update_once_and_in_order(api, c
         texts = [c.json["text"] for c in api.matching(sent(api, 900 + chat))]
         assert len(texts) == len(questions), texts  # once each, not twice
         assert "PayPal" in texts[0] and "business days" in texts[1] and "Canada" in texts[2]
+
+
+async def test_a_reply_left_unsent_by_a_process_that_died_is_sent_by_the_rerun_once(bot, api):
+    from bot.channels.webhooks import Inbound, messaging_key
+
+    outbox, channel = bot.app[outbox_key], bot.app[messaging_key]["telegram"]
+    sender = outbox._senders.pop("telegram")  # the process dies after adding the reply, before sending it
+    await bot.post("/webhooks/telegram", json=update(70, "Do you accept PayPal?"), headers=HEADERS)
+    for _ in range(100):
+        if [e for e in await outbox.after("telegram:4242") if e["role"] == "bot"]:
+            break
+        await asyncio.sleep(0.1)
+    assert api.matching(sent(api)) == []
+    outbox.register("telegram", sender)
+    # another process takes the event over (the inbox's reclaim) and runs it again
+    await channel.process(Inbound("telegram", "70", "4242", text="Do you accept PayPal?"))
+    [call] = await api.wait_for(sent(api))
+    assert "PayPal" in call.json["text"]
+    await channel.process(Inbound("telegram", "70", "4242", text="Do you accept PayPal?"))
+    await api.quiet(1.0)
+    assert len(api.matching(sent(api))) == 1  # and only once
+
+
+async def test_replies_go_out_in_transcript_order_even_after_one_was_stranded(bot, api):
+    outbox = bot.app[outbox_key]
+    await bot.post("/webhooks/telegram", json=update(80, "hello"), headers=HEADERS)
+    await api.wait_for(sent(api))
+    sender = outbox._senders.pop("telegram")
+    await outbox.deliver("telegram:4242", [{"text": "A person: your parcel left today."}], role="agent")
+    outbox.register("telegram", sender)
+    await bot.post("/webhooks/telegram", json=update(81, "Do you accept PayPal?"), headers=HEADERS)
+    calls = await api.wait_for(sent(api), count=3)
+    assert calls[1].json["text"] == "A person: your parcel left today." and "PayPal" in calls[2].json["text"]
