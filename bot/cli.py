@@ -88,8 +88,9 @@ def cmd_channels(args: argparse.Namespace, config) -> int:
               file=sys.stderr)
         return 2
     if not base.startswith("https://"):
-        print("shopkeep: Telegram needs the bot's public https:// address: pass --url https://... or set "
-              "server.public_url", file=sys.stderr)
+        print(f"shopkeep: Telegram sends updates only to an https:// address, and the bot's public address is "
+              f"{base or 'not set'}: pass --url https://..., or set SHOPKEEP_PUBLIC_URL or server.public_url",
+              file=sys.stderr)
         return 2
     return asyncio.run(_set_telegram_webhook(credentials, f"{base}/webhooks/telegram"))
 

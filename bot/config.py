@@ -220,6 +220,11 @@ def platform_credentials(env: dict[str, str]) -> PlatformCredentials:
     for platform, (cls, variables, url_variable) in PLATFORM_ENV.items():
         values = {name: env.get(var, "").strip() for name, var in variables.items()}
         if not any(values.values()):
+            stray = [v for v in (url_variable, *([ENV_META_PAGE_TOKEN] if platform == "meta" else []))
+                     if env.get(v, "").strip()]
+            if stray:  # a setting that would be silently ignored
+                raise ConfigError(f"{' and '.join(stray)} {'is' if len(stray) == 1 else 'are'} set but "
+                                  f"{platform.capitalize()} is not on: set {', '.join(variables.values())} too")
             continue
         missing = [variables[name] for name, value in values.items() if not value]
         if missing:

@@ -65,7 +65,9 @@ class MessengerChannel(MetaChannel):
     text_limit = TEXT_LIMIT
 
     def numbers_buttons(self, buttons: list[dict]) -> bool:
-        return len(buttons) > QUICK_REPLIES
+        """More than 13, or titles that look alike once cut to 20 characters: numbered options."""
+        titles = {_title(b) for b in buttons}
+        return len(buttons) > QUICK_REPLIES or len(titles) < len(buttons)
 
     @property
     def access_token(self) -> str:
@@ -107,11 +109,10 @@ class MessengerChannel(MetaChannel):
         text = "\n\n".join(x for x in (message.get("text", ""), sources_line(message, record, lang)) if x)
         buttons = message.get("buttons") or []
         quick_replies = None
-        if len(buttons) > QUICK_REPLIES:
+        if buttons and self.numbers_buttons(buttons):
             text = "\n\n".join(x for x in (text, numbered(buttons, lang)) if x)
         elif buttons:
-            quick_replies = [{"content_type": "text", "payload": _payload(b),
-                              "title": clip(b["title"] or b["payload"], QUICK_REPLY_TITLE_LIMIT)} for b in buttons]
+            quick_replies = [{"content_type": "text", "payload": _payload(b), "title": _title(b)} for b in buttons]
         out: list[dict] = [{"text": part} for part in (split_text(text, TEXT_LIMIT) if text else [])]
         if image := _picture(message.get("image"), record):
             out.append({"attachment": {"type": "image", "payload": {"url": image, "is_reusable": True}}})
@@ -156,6 +157,10 @@ def _read(event: Inbound, message: dict) -> None:
         event.media = {"other": "sticker"}
     elif not text:  # a shared link comes as a "fallback" attachment beside the text: the text is enough
         event.media = {"other": kind}
+
+
+def _title(button: dict) -> str:
+    return clip(button["title"] or button["payload"], QUICK_REPLY_TITLE_LIMIT)
 
 
 def _payload(button: dict) -> str:

@@ -5,7 +5,9 @@ sends with every update once `setWebhook` was called with `secret_token`
 (`shopkeep channels --set-telegram-webhook` does that); compared in constant time.
 Source: https://core.telegram.org/bots/api#setwebhook
 
-Read: `message` in private chats (text; a photo's caption; locations,
+Read: `message` in private chats (text; "/start", which a Telegram client
+sends when the shopper opens the bot, is a greeting (`/greet`), or `/start`
+when the domain has that intent; a photo's caption; locations,
 photos without caption, stickers and voice get the "text only" reply) and
 `callback_query` (an inline keyboard button: its callback data is the
 payload, its label the text shown). Ignored, and acknowledged:
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 
 from aiohttp import web
@@ -42,6 +45,7 @@ from bot.channels.webhooks import (
     sources_line,
     split_text,
 )
+from bot.typedefs import models_key
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_BYTES = 64
 ALLOWED_UPDATES = ["message", "callback_query"]
+# The command a Telegram client sends when the shopper opens the bot ("/start", "/start@shop_bot", "/start ref42").
+START = re.compile(r"^/start(@\w+)?(\s|$)")
 
 
 def check(status: int, headers, body):
@@ -107,6 +113,9 @@ class TelegramChannel(MessagingChannel):
                         received_at=float(message.get("date") or time.time()))
         if isinstance(message.get("text"), str):
             event.text = message["text"]
+            if START.match(event.text):  # the shopper opened the bot: a greeting, unless the domain has /start
+                intents = self.app[models_key].domain.intents
+                event.text, event.display = ("/start" if "start" in intents else "/greet"), event.text
         elif isinstance(message.get("location"), dict):
             location = message["location"]
             venue = message.get("venue") or {}

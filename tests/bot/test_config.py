@@ -121,6 +121,8 @@ def test_a_platform_is_enabled_when_all_its_secrets_are_set():
     ({"SHOPKEEP_TWILIO_ACCOUNT_SID": "AC1", "SHOPKEEP_TWILIO_AUTH_TOKEN": "t", "SHOPKEEP_TWILIO_API_URL": "ftp://x"},
      "SHOPKEEP_TWILIO_API_URL must be an http(s) URL"),
     ({"SHOPKEEP_PUBLIC_URL": "bot.example.com"}, "'server.public_url' must be an http(s) URL"),
+    ({"SHOPKEEP_SLACK_API_URL": "http://127.0.0.1:9"}, "SHOPKEEP_SLACK_API_URL is set but Slack is not on"),
+    ({"SHOPKEEP_META_PAGE_TOKEN": "EAAP"}, "SHOPKEEP_META_PAGE_TOKEN is set but Meta is not on"),
 ])
 def test_a_secret_without_its_partner_stops_the_start_naming_the_missing_variable(env, fragment):
     with pytest.raises(ConfigError, match=re.escape(fragment)):

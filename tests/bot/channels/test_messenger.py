@@ -291,3 +291,12 @@ async def test_a_page_token_when_set_is_the_one_messenger_sends_with(aiohttp_cli
     await post(bot, notification(text("m_page", "Do you accept PayPal?")))
     [call] = await api.wait_for(sent())
     assert call.headers["Authorization"] == "Bearer EAAPage"
+
+
+def test_quick_replies_that_look_alike_once_cut_become_numbered_options():
+    channel = MessengerChannel.__new__(MessengerChannel)
+    buttons = [{"title": f"Track my order number {i}", "payload": f"/track{i}"} for i in (1, 2, 3)]
+    [payload] = channel.render({"text": "Which one?", "buttons": buttons}, {"address": PSID})
+    assert "quick_replies" not in payload["message"]
+    assert "1. Track my order number 1" in payload["message"]["text"]
+    assert channel.numbers_buttons(buttons) and not channel.numbers_buttons(buttons[:1])

@@ -302,3 +302,11 @@ async def test_replies_go_out_in_transcript_order_even_after_one_was_stranded(bo
     await bot.post("/webhooks/telegram", json=update(81, "Do you accept PayPal?"), headers=HEADERS)
     calls = await api.wait_for(sent(api), count=3)
     assert calls[1].json["text"] == "A person: your parcel left today." and "PayPal" in calls[2].json["text"]
+
+
+async def test_start_is_answered_with_the_greeting(bot, api):
+    await bot.post("/webhooks/telegram", json=update(90, "/start"), headers=HEADERS)
+    [call] = await api.wait_for(sent(api))
+    assert "Maple & Pine" in call.json["text"] and call.json["reply_markup"]["inline_keyboard"]
+    transcript = await bot.app[outbox_key].after("telegram:4242")
+    assert transcript[0]["message"]["text"] == "/start"
