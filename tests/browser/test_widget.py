@@ -335,5 +335,6 @@ async def test_a_rate_limited_reconnect_keeps_the_conversation(browser, aiohttp_
     await page.reload()  # socket 4 is refused with 429; the widget probes the server and retries
     await page.wait_for_function("() => window.__sockets.length >= 2 && window.__sockets[0].readyState === 3")
     [after] = await page.evaluate(stored)
-    assert after["token"] == state["token"] and after["conversationId"] == state["conversationId"]
+    # the same conversation (its token may have been signed again meanwhile, with a later timestamp)
+    assert after["conversationId"] == state["conversationId"] and after["token"].startswith(state["conversationId"])
     await ctx.close()
