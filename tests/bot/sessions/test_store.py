@@ -72,3 +72,23 @@ async def test_embedded_redis_keeps_sessions_across_a_restart(tmp_path):
     assert [e["text"] for e in (await SessionStore(client).load("persist")).history] == ["remember me"]
     await client.aclose()
     server.stop()
+
+
+def test_a_second_shopkeep_on_the_same_data_directory_leaves_the_running_redis_alone(tmp_path):
+    import socket
+
+    from bot.sessions.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+
+    first = EmbeddedRedis(tmp_path / "redis")
+    first.start()
+    try:
+        with pytest.raises(EmbeddedRedisError, match="another shopkeep .* is running"):
+            EmbeddedRedis(tmp_path / "redis").start()
+        with socket.create_connection(("127.0.0.1", first.port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            assert s.recv(16).startswith(b"+PONG")  # still serving the first one
+    finally:
+        first.stop()
+    second = EmbeddedRedis(tmp_path / "redis")  # once the first has stopped, the directory is free
+    second.start()
+    second.stop()
