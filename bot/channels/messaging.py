@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from bot.channels.webhooks import ApiClient, Inbound, Inbox, MessagingChannel, inbox_key, messaging_key
+from bot.channels.webhooks import (
+    ApiClient,
+    Inbound,
+    Inbox,
+    MessagingChannel,
+    UnsentQueue,
+    inbox_key,
+    messaging_key,
+)
 from bot.config import Config
 from bot.typedefs import config_key, outbox_key, redis_key
 
@@ -80,13 +88,26 @@ async def messaging_context(app: web.Application):
             raise RuntimeError(f"no {event.platform!r} channel in this process; is its secret set in every worker?")
         await channel.process(event)
 
+    async def flush(conversation_id: str) -> None:
+        record = await app[outbox_key].record(conversation_id)
+        channel = channels.get(record["channel"]) if record else None
+        if channel is None:
+            log.warning("conversation %s: messages to send, but %s", conversation_id,
+                        f"no {record['channel']!r} channel in this process" if record else "it has no record")
+            return
+        await channel.flush(conversation_id)
+
     inbox = Inbox(app[redis_key], config.sessions.key_prefix, handle, settings.dedupe_ttl_s,
                   settings.concurrent_turns, settings.reclaim_after_s)
+    unsent = UnsentQueue(app[redis_key], config.sessions.key_prefix, flush, app[outbox_key].unsent_key,
+                         settings.concurrent_turns, settings.reclaim_after_s)
     app[inbox_key] = inbox
     inbox.start()
+    unsent.start()
     log.info("messaging webhooks: %s", ", ".join(f"{p.title} at {webhook_path(p)}" for p in platforms))
     yield
     await inbox.stop()
+    await unsent.stop()
     await session.close()
 
 

@@ -20,7 +20,9 @@ time it has new entries. Delivery is then:
      cursor and sends what is new. With no socket open the entries wait in
      the stream and are sent when the shopper comes back;
   3. a channel that sends through a platform's API (messaging apps) registers
-     a sender, which `deliver` calls with the new entries.
+     a sender, which `deliver` calls with the new entries; a process without
+     that sender (a script, a console elsewhere) queues the conversation in
+     {prefix}:outbox-unsent, and one server process that has it sends.
 
 Clients acknowledge the entries they showed (`ack`); entry ids let them
 drop anything they already have, so nothing is lost or shown twice.
@@ -135,6 +137,12 @@ class Outbox:
     def _key(self, kind: str, conversation_id: str) -> str:
         return f"{self.prefix}:{kind}:{conversation_id}"
 
+    @property
+    def unsent_key(self) -> str:
+        """A stream of conversations with messages for a platform that the process that delivered them
+        could not send (no sender registered there); the server processes send them."""
+        return f"{self.prefix}:outbox-unsent"
+
     async def open(self, conversation_id: str, channel: str, address: str, lang: str | None = None,
                    reach: str = API, **details: str) -> dict:
         """Remember (or refresh) where a conversation lives: its channel, the
@@ -207,11 +215,19 @@ class Outbox:
             reach = record.get("reach") if record else None
             if reach == API and record["channel"] in self._senders:
                 await self._senders[record["channel"]](record, entries)
+            elif reach == API:
+                # this process cannot send to that platform (a script, a console elsewhere): the server
+                # processes that can read this queue, and one of them sends (bot/channels/webhooks.py)
+                try:
+                    await self.client.xadd(self.unsent_key, {"conversation": conversation_id}, maxlen=100_000)
+                except RedisError as exc:
+                    raise unavailable("hand the messages to the server to send", exc) from exc
+                log.info("conversation %s (%s): %d message(s) handed to the server processes to send",
+                         conversation_id, record["channel"], len(entries))
             elif reach != SOCKET:
-                log.warning("conversation %s (%s): %s; %d message(s) kept in its transcript", conversation_id,
-                            record["channel"] if record else "no record",
-                            f"no sender registered for channel {record['channel']!r} in this process"
-                            if reach == API else "its channel cannot send later messages", len(entries))
+                log.warning("conversation %s (%s): its channel cannot send later messages; %d message(s) kept "
+                            "in its transcript", conversation_id, record["channel"] if record else "no record",
+                            len(entries))
         return entries
 
     async def fail(self, conversation_id: str, entries: list[dict], reason: str) -> None:

@@ -491,6 +491,41 @@ class Inbox:
             log.warning("webhook inbox: cannot mark event %s done (%s)", event.event_id, exc)
 
 
+class UnsentQueue(Inbox):
+    """Conversations with messages that the process that delivered them could not
+    send (a script or a console with no sender for the platform: `Outbox.deliver`
+    queues them in {prefix}:outbox-unsent). One server process takes each and
+    sends what is new in the conversation (`flush`, which keeps the order and
+    never sends twice)."""
+
+    def __init__(self, client: redis.Redis, prefix: str, flush: Callable[[str], Any], unsent_key: str,
+                 concurrency: int = 16, reclaim_after_s: float = 120.0):
+        super().__init__(client, prefix, flush, dedupe_ttl_s=0, concurrency=concurrency,
+                         reclaim_after_s=reclaim_after_s)
+        self.key = unsent_key
+
+    def _spawn(self, entry_id, fields: dict) -> None:
+        task = asyncio.create_task(self._flush(entry_id, fields[b"conversation"].decode()), name="outbox-unsent")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _flush(self, entry_id, conversation_id: str) -> None:
+        try:
+            await self.handle(conversation_id)
+        except SessionStoreUnavailable as exc:  # left pending: tried again after reclaim_after_s
+            log.error("conversation %s: messages not sent yet (%s); they will be tried again", conversation_id, exc)
+            return
+        except Exception:
+            log.exception("conversation %s: sending its messages failed", conversation_id)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.xack(self.key, INBOX_GROUP, entry_id)
+                pipe.xdel(self.key, entry_id)
+                await pipe.execute()
+        except RedisError as exc:  # sent; a second flush after reclaim finds nothing new
+            log.warning("outbox: cannot mark conversation %s sent (%s)", conversation_id, exc)
+
+
 # -- the adapters' base ----------------------------------------------------------
 
 
