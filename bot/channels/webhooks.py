@@ -167,14 +167,17 @@ def numbered(buttons: list[dict], lang: str = "en") -> str:
 
 
 def media_text(media: dict) -> str:
-    """What the transcript shows for a message that is not text: "[image]",
-    "[location: 51.5, -0.12, Baker St 1]", "[voice]"."""
+    """What the transcript shows for a message that is not text, so that a
+    person can find it: "[image: https://...]" or "[image: id AgAC...]" (the
+    platform's media id, to fetch with its API), "[location: 51.5, -0.12,
+    Baker St 1]", "[voice]"."""
     if location := media.get("location"):
         where = ", ".join(str(x) for x in (location.get("latitude"), location.get("longitude"), location.get("name"),
                                            location.get("address")) if x not in (None, ""))
         return f"[location: {where}]"
-    if "image" in media:
-        return "[image]"
+    if (image := media.get("image")) is not None:
+        reference = image.get("url") or (f"id {image['id']}" if image.get("id") else "")
+        return f"[image: {reference}]" if reference else "[image]"
     return f"[{media.get('other') or 'empty message'}]"
 
 

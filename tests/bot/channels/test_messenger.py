@@ -217,7 +217,7 @@ async def test_an_image_and_a_location_get_the_text_only_reply(bot, api):
     assert all(c.json["message"]["text"] == MEDIA_REPLY["en"] for c in calls)
     transcript = await bot.app[outbox_key].after(f"messenger:{PSID}")
     shown = [e["message"]["text"] for e in transcript if e["role"] == "user"]
-    assert shown == ["[image]", "[location: 51.5, -0.12, Shop]"]
+    assert shown == ["[image: https://scontent.xx.fbcdn.net/v/t1/photo.jpg]", "[location: 51.5, -0.12, Shop]"]
 
 
 # -- rendering ----------------------------------------------------------------------

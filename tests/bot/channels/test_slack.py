@@ -242,7 +242,7 @@ async def test_a_file_without_text_gets_the_text_only_reply(bot, api):
     [call] = await api.wait_for(sent())
     assert "I can only read text" in call.json["text"]
     transcript = await bot.app[outbox_key].after(f"slack:{DM}")
-    assert transcript[0]["message"]["text"] == "[image]"
+    assert transcript[0]["message"]["text"] == "[image: https://files.slack.com/a.png]"
 
 
 def test_slack_markup_becomes_plain_text():

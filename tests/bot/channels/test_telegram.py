@@ -182,7 +182,8 @@ async def test_a_photo_without_a_caption_and_a_location_get_the_text_only_reply(
     calls = await api.wait_for(sent(api), count=2)
     assert all(c.json["text"] == MEDIA_REPLY["en"] for c in calls)
     transcript = await bot.app[outbox_key].after("telegram:4242")
-    assert [e["message"]["text"] for e in transcript if e["role"] == "user"] == ["[image]", "[location: 51.5, -0.12]"]
+    shown = [e["message"]["text"] for e in transcript if e["role"] == "user"]
+    assert shown == ["[image: id large]", "[location: 51.5, -0.12]"]  # the largest size's file id
 
 
 async def test_a_chinese_question_is_answered_in_chinese(bot, api):
@@ -238,7 +239,7 @@ async def test_a_photo_sent_to_a_person_is_kept_for_them_and_the_bot_stays_silen
     await api.quiet(2.0)
     assert len(api.matching(sent(api))) == 1  # no "I can only read text" while a person has it
     transcript = await bot.app[outbox_key].after("telegram:4242")
-    assert transcript[-1]["role"] == "user" and transcript[-1]["message"]["text"] == "[image]"
+    assert transcript[-1]["role"] == "user" and transcript[-1]["message"]["text"] == "[image: id damaged-box]"
 
 
 async def test_two_worker_processes_answer_every_update_once_and_in_order(api, config, redis_server, tmp_path):

@@ -269,7 +269,8 @@ async def test_whatsapp_images_locations_and_quick_replies_are_normalised(bot, a
     await api.wait_for(sent(WA_SHOPPER), count=3)
     transcript = await bot.app[outbox_key].after(f"twilio:{WA_SHOPPER}")
     shown = [e["message"]["text"] for e in transcript if e["role"] == "user"]
-    assert shown == ["[image]", "[location: 51.5, -0.12, Shop]", "Track my order"]
+    assert shown[0].endswith("/Messages/MM1/Media/ME1]")  # the picture's link, for the person
+    assert shown[1:] == ["[location: 51.5, -0.12, Shop]", "Track my order"]
 
 
 async def test_a_status_callback_is_acknowledged_and_ignored(bot, api):

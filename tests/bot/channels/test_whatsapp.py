@@ -235,7 +235,7 @@ async def test_an_image_without_a_caption_and_a_location_get_the_text_only_reply
     assert all(c.json["text"]["body"] == MEDIA_REPLY["en"] for c in calls)
     transcript = await bot.app[outbox_key].after(f"whatsapp:{WA_ID}")
     shown = [e["message"]["text"] for e in transcript if e["role"] == "user"]
-    assert shown == ["[image]", "[location: 51.5, -0.12, Shop, 1 Main St]"]
+    assert shown == ["[image: id 1003383421387256]", "[location: 51.5, -0.12, Shop, 1 Main St]"]
 
 
 async def test_several_messages_in_one_body_are_each_answered(bot, api):
