@@ -6,8 +6,8 @@ sends with every update once `setWebhook` was called with `secret_token`
 Source: https://core.telegram.org/bots/api#setwebhook
 
 Read: `message` in private chats (text; "/start", which a Telegram client
-sends when the shopper opens the bot, is a greeting (`/greet`), or `/start`
-when the domain has that intent; a photo's caption; locations,
+sends when the shopper opens the bot, and "/help" are a greeting (`/greet`),
+or `/start` and `/help` when the domain has those intents; a photo's caption; locations,
 photos without caption, stickers and voice get the "text only" reply) and
 `callback_query` (an inline keyboard button: its callback data is the
 payload, its label the text shown). Ignored, and acknowledged:
@@ -54,8 +54,9 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_BYTES = 64
 ALLOWED_UPDATES = ["message", "callback_query"]
-# The command a Telegram client sends when the shopper opens the bot ("/start", "/start@shop_bot", "/start ref42").
-START = re.compile(r"^/start(@\w+)?(\s|$)")
+# Telegram's standard commands: /start, sent when the shopper opens the bot ("/start", "/start@shop_bot",
+# "/start ref42"), and /help, in every bot's menu. Both get the greeting, which says what the bot does.
+COMMAND = re.compile(r"^/(start|help)(@\w+)?(\s|$)")
 
 
 def check(status: int, headers, body):
@@ -113,9 +114,10 @@ class TelegramChannel(MessagingChannel):
                         received_at=float(message.get("date") or time.time()))
         if isinstance(message.get("text"), str):
             event.text = message["text"]
-            if START.match(event.text):  # the shopper opened the bot: a greeting, unless the domain has /start
+            if command := COMMAND.match(event.text):  # a greeting, unless the domain has that intent
+                name = command.group(1)
                 intents = self.app[models_key].domain.intents
-                event.text, event.display = ("/start" if "start" in intents else "/greet"), event.text
+                event.text, event.display = (f"/{name}" if name in intents else "/greet"), event.text
         elif isinstance(message.get("location"), dict):
             location = message["location"]
             venue = message.get("venue") or {}

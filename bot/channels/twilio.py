@@ -20,8 +20,8 @@ quick-reply button (ButtonPayload is the payload, ButtonText the text
 shown). Twilio sends no timestamp, so an event is dated when it arrives.
 Ignored, and acknowledged: status callbacks (MessageStatus, or an SmsStatus
 other than "received"), should one be pointed at this URL, and the SMS
-keywords Twilio answers itself (STOP, HELP and their synonyms: the shopper
-gets Twilio's confirmation, and the bot does not reply to an opt-out).
+keywords Twilio answers itself (STOP, HELP, START and their synonyms: the
+shopper gets Twilio's confirmation, and the bot does not reply to an opt-out).
 
 SMS has no buttons: buttons are sent as numbered options ("1. Track my
 order"), the last ones sent are kept per conversation in Redis
@@ -78,11 +78,12 @@ WINDOW_ERROR = 63016  # Twilio: "Outside messaging window. For WhatsApp, use a M
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 DEFAULT_PORTS = {"https": 443, "http": 80}
-# SMS keywords Twilio answers itself (Advanced Opt-Out's defaults): opt-out ones, after which it refuses
-# messages to that number (error 21610), and help ones. (Its opt-in keywords, START, YES and UNSTOP, still
-# reach the bot: "yes" is also a shopper's answer.) Source: https://help.twilio.com/articles/223134027
+# SMS keywords Twilio answers itself (Advanced Opt-Out's defaults), matched without case, spaces or
+# punctuation ("Stop."): opt-out ones, after which it refuses messages to that number (error 21610), help
+# ones and the opt-in ones START and UNSTOP. (YES, also an opt-in keyword, still reaches the bot: it is a
+# shopper's answer too.) Source: https://help.twilio.com/articles/223134027
 CARRIER_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
-                              "HELP", "INFO"})
+                              "HELP", "INFO", "START", "UNSTOP"})
 
 
 def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
@@ -178,7 +179,7 @@ class TwilioChannel(MessagingChannel):
             raise ChannelError(400, "a Twilio message has a 'MessageSid' such as \"SM0123...\"")
         if not address or not via.strip() or len(address) > 128 or not address.isprintable():
             raise ChannelError(400, "a Twilio message has 'From' and 'To' addresses")
-        if not address.startswith(WHATSAPP) and params.get("Body", "").strip().upper() in CARRIER_KEYWORDS:
+        if not address.startswith(WHATSAPP) and re.sub(r"\W", "", params.get("Body", "")).upper() in CARRIER_KEYWORDS:
             return []  # Twilio answers opt-out, opt-in and help keywords itself, and refuses sends to opted-out numbers
         event = Inbound(self.name, event_id, address, text=params.get("Body", ""), via=via.strip(),
                         name=params.get("ProfileName", ""), received_at=time.time())

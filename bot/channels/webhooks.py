@@ -611,7 +611,8 @@ class MessagingChannel:
         if isinstance(parsed, web.Response):
             return parsed
         base_url = self.app[config_key].server.public_url or f"{request.scheme}://{request.host}"
-        for event in parsed:
+        for event in parsed:  # (a signed body can still hold a number where a string belongs)
+            event.text, event.event_id, event.address = str(event.text or ""), str(event.event_id), str(event.address)
             event.extra.setdefault("base_url", base_url.rstrip("/"))
         try:
             await self.app[inbox_key].accept(parsed)

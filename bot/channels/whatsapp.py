@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -139,7 +140,7 @@ class WhatsAppChannel(MetaChannel):
         phone_number_id = record.get("via")
         if not phone_number_id:
             raise SendFailed("no WhatsApp business number (phone_number_id) is known for this conversation")
-        await self.graph(f"{phone_number_id}/messages", payload, what=f"whatsapp {payload['type']}")
+        await self.graph(f"{quote(phone_number_id, safe='')}/messages", payload, what=f"whatsapp {payload['type']}")
 
 
 def _read(event: Inbound, message: dict) -> None:

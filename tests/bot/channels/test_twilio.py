@@ -344,7 +344,7 @@ def test_a_reply_that_is_only_a_number_is_a_choice(text, choice):
 
 
 async def test_stop_and_help_are_left_to_twilio_and_yes_still_reaches_the_bot(bot, api):
-    for n, keyword in enumerate(["STOP", " stop ", "Unsubscribe", "HELP"]):
+    for n, keyword in enumerate(["STOP", " stop ", "Stop.", "Unsubscribe", "HELP", "start"]):
         assert (await post(bot, sms(message_sid(60 + n), keyword))).status == 200
     await api.quiet(1.5)
     assert api.matching(sent()) == []  # Twilio confirms these itself, and refuses sends to an opted-out number
