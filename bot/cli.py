@@ -12,6 +12,7 @@ from logging.handlers import RotatingFileHandler
 
 from bot.config import ConfigError, load_config
 from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
+from bot.sessions.embedded_redis import EmbeddedRedisError
 from knowledge.cli import add_knowledge_commands
 from knowledge.documents import KnowledgeError
 
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(config, args.verbose)
     try:
         return args.func(args, config)
-    except (KnowledgeError, OSError) as exc:  # a bad knowledge file, a port in use, a missing file
+    except (KnowledgeError, EmbeddedRedisError, OSError) as exc:  # a bad knowledge file, a data directory
+        # another shopkeep is using, a port in use, a missing file
         print(f"shopkeep: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a clear one-line error for store owners; the log has the traceback

@@ -116,3 +116,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_second_run_on_a_data_directory_in_use_is_one_clear_line(tmp_path):
+    from bot.sessions.embedded_redis import EmbeddedRedis
+
+    running = EmbeddedRedis(tmp_path / "redis")  # as a first `shopkeep run` on this data directory holds it
+    running.start()
+    try:
+        env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path), "SHOPKEEP_LM_MODEL": "none"}
+        out = subprocess.run(SHOPKEEP + ["run", "--host", "127.0.0.1", "--port", str(free_port()), "--workers", "1"],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 2 and "another shopkeep" in out.stderr and "Traceback" not in out.stderr
+        assert running._process.poll() is None  # the first one's Redis is still running
+    finally:
+        running.stop()
