@@ -53,7 +53,22 @@ class WorkerCrashLoop(Exception):
     """Workers kept dying right after they started."""
 
 
-def _worker(config: Config, models) -> None:
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this worker when its parent dies, however it dies (an out-of-memory kill, kill -9):
+    an orphaned worker would keep serving unsupervised and keep the data directory's Redis claimed."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's normal stop still stops the workers
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(config: Config, models, parent: int) -> None:
     """The body of one forked worker; never returns."""
     import torch
     from aiohttp import web
@@ -64,6 +79,7 @@ def _worker(config: Config, models) -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _stop_with_parent(parent)
         torch.set_num_threads(1)
         server = config.server
         web.run_app(init_app(config, models), host=server.host, port=server.port, reuse_port=True,
@@ -87,9 +103,10 @@ class Workers:
         self.quick_crashes = 0
 
     def spawn(self) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _worker(self.config, self.models)
+            _worker(self.config, self.models, parent)
         self.pids[pid] = time.monotonic()
         log.info("worker %d started", pid)
 

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 INBOX_GROUP = "turns"
 INBOX_MAXLEN = 100_000
-STOP_WAIT_S = 10.0  # on shutdown, how long running turns may finish (the rest are rerun by another process)
+STOP_WAIT_S = 10.0  # on shutdown, how long running turns may finish (the rest are rerun by the next process)
 
 # What a message the bot cannot read (a photo without a caption, a location, a sticker) gets.
 MEDIA_REPLY = {
@@ -411,6 +411,15 @@ class Inbox:
             self._task = None
         if self._running:
             await asyncio.wait(set(self._running), timeout=STOP_WAIT_S)
+        unfinished = [getattr(task, "entry_id") for task in self._running if hasattr(task, "entry_id")]
+        if unfinished:  # marked as long idle, so the next process to start (or any running one) takes them at once
+            try:
+                await self.client.xclaim(self.key, INBOX_GROUP, self.consumer, 0, unfinished,
+                                         idle=int(self.reclaim_after_s * 1000) + 1000, justid=True)
+                log.warning("%s: %d unfinished at shutdown, left for another process", self.key, len(unfinished))
+            except RedisError as exc:
+                log.warning("%s: %d unfinished at shutdown, taken over after %.0f s (%s)", self.key,
+                            len(unfinished), self.reclaim_after_s, exc)
 
     async def _ensure_group(self) -> None:
         try:
@@ -462,6 +471,7 @@ class Inbox:
         order = self._order.setdefault(event.conversation_id, [asyncio.Lock(), 0])
         order[1] += 1
         task = asyncio.create_task(self._run(entry_id, event, order), name=f"webhook-{event.conversation_id}")
+        task.entry_id = entry_id  # for stop(): what is left unfinished
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -509,6 +519,7 @@ class UnsentQueue(Inbox):
 
     def _spawn(self, entry_id, fields: dict) -> None:
         task = asyncio.create_task(self._flush(entry_id, fields[b"conversation"].decode()), name="outbox-unsent")
+        task.entry_id = entry_id
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 

@@ -63,7 +63,8 @@ class EmbeddedRedis:
             owner.seek(0)
             other = owner.read().strip() or "unknown"
             owner.close()
-            raise EmbeddedRedisError(f"another shopkeep (pid {other}) is running with the embedded Redis in "
+            raise EmbeddedRedisError(f"another shopkeep (pid {other}, or its worker processes) is running with the "
+                                     f"embedded Redis in "
                                      f"{self.directory}; stop it first, or give this one its own "
                                      "SHOPKEEP_DATA_DIR or a REDIS_URL") from None
         owner.truncate(0)

@@ -155,3 +155,35 @@ async def test_two_processes_answer_one_conversations_events_in_the_order_they_c
     assert [event_id for event_id, _ in done] == ["1", "2", "3"]
     assert {name for _, name in done} == {"first", "second"}  # both took part
     assert await client.exists(f"{prefix}:inbox-order:telegram:1") == 0
+
+
+async def test_an_event_unfinished_at_a_clean_shutdown_is_taken_over_at_once(client, monkeypatch):
+    import bot.channels.webhooks as webhooks
+
+    monkeypatch.setattr(webhooks, "STOP_WAIT_S", 0.2)
+    prefix = f"inbox{time.monotonic_ns()}"
+    started, handled = asyncio.Event(), []
+
+    async def hangs(e: Inbound):  # the platform's send API hangs while the process is stopped
+        started.set()
+        await asyncio.sleep(60)
+
+    async def handle(e: Inbound):
+        handled.append(e.event_id)
+
+    stopping = Inbox(client, prefix, hangs, dedupe_ttl_s=60)
+    stopping.start()
+    await stopping.accept([event(11)])
+    await asyncio.wait_for(started.wait(), 10)
+    await stopping.stop()
+    restarted = Inbox(client, prefix, handle, dedupe_ttl_s=60, reclaim_after_s=120)
+    restarted.consumer = "the-next-process"
+    begun = time.monotonic()
+    restarted.start()
+    try:
+        async with asyncio.timeout(10):
+            while not handled:
+                await asyncio.sleep(0.05)
+    finally:
+        await restarted.stop()
+    assert handled == ["11"] and time.monotonic() - begun < 5  # not after reclaim_after_s (120 s)
