@@ -156,7 +156,7 @@ def _read(event: Inbound, message: dict) -> None:
     elif kind == "image":
         event.media = {"other": "sticker"}
     elif not text:  # a shared link comes as a "fallback" attachment beside the text: the text is enough
-        event.media = {"other": kind}
+        event.media = {"other": kind, **({"url": payload["url"]} if payload.get("url") else {})}
 
 
 def _title(button: dict) -> str:

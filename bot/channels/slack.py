@@ -270,7 +270,8 @@ class SlackChannel(MessagingChannel):
                 inbound.media = {"image": {"url": first.get("url_private") or first.get("permalink"),
                                            **({"caption": text} if text else {})}}
             else:
-                inbound.media = {"other": first.get("filetype") or "file"}
+                inbound.media = {"other": first.get("filetype") or "file",
+                                 **({"url": first["url_private"]} if first.get("url_private") else {})}
         return [inbound]
 
     def _interaction(self, payload: dict) -> list[Inbound]:

@@ -132,7 +132,8 @@ class TelegramChannel(MessagingChannel):
         else:
             kind = next((k for k in ("sticker", "voice", "video", "audio", "document", "contact", "animation")
                          if k in message), "other")
-            event.media = {"other": kind}
+            file_id = (message.get(kind) or {}).get("file_id") if isinstance(message.get(kind), dict) else None
+            event.media = {"other": kind, **({"id": file_id} if file_id else {})}
             event.text = message.get("caption") or ""
         return [event]
 

@@ -200,7 +200,8 @@ class TwilioChannel(MessagingChannel):
                 event.media = {"image": {"url": params["MediaUrl0"],
                                          **({"caption": event.text} if event.text else {})}}
             else:
-                event.media = {"other": kind or "media"}
+                event.media = {"other": kind or "media",
+                               **({"url": params["MediaUrl0"]} if params.get("MediaUrl0") else {})}
         return [event]
 
     def acknowledge(self) -> web.Response:

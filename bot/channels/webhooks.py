@@ -74,7 +74,7 @@ class Inbound:
     `display` is what the transcript shows when that differs (the button's
     title). `media` holds what is not text: {"location": {"latitude",
     "longitude", "name"?, "address"?}} or {"image": {"url"|"id", "caption"?}}
-    or {"other": type}; an event with media and no text gets MEDIA_REPLY."""
+    or {"other": type, "url"|"id"?}; an event with media and no text gets MEDIA_REPLY."""
     platform: str
     event_id: str  # the platform's id for this event (deduplication)
     address: str  # where replies go: chat id, phone number, page-scoped id, Slack channel
@@ -175,10 +175,9 @@ def media_text(media: dict) -> str:
         where = ", ".join(str(x) for x in (location.get("latitude"), location.get("longitude"), location.get("name"),
                                            location.get("address")) if x not in (None, ""))
         return f"[location: {where}]"
-    if (image := media.get("image")) is not None:
-        reference = image.get("url") or (f"id {image['id']}" if image.get("id") else "")
-        return f"[image: {reference}]" if reference else "[image]"
-    return f"[{media.get('other') or 'empty message'}]"
+    kind, details = ("image", media["image"]) if media.get("image") is not None else (media.get("other"), media)
+    reference = details.get("url") or (f"id {details['id']}" if details.get("id") else "")
+    return f"[{kind or 'empty message'}: {reference}]" if reference else f"[{kind or 'empty message'}]"
 
 
 def record_lang(record: dict) -> str:

@@ -162,7 +162,7 @@ def _read(event: Inbound, message: dict) -> None:
         event.media = {"image": {"id": body.get("id"), **({"caption": body["caption"]} if body.get("caption") else {})}}
         event.text = body.get("caption") or ""
     else:  # audio, video, document, sticker, contacts, order, unsupported, an interactive flow reply, ...
-        event.media = {"other": kind or "unknown"}
+        event.media = {"other": kind or "unknown", **({"id": body["id"]} if body.get("id") else {})}
         event.text = body.get("caption") or ""
 
 

@@ -329,3 +329,14 @@ async def test_start_and_help_are_answered_with_the_greeting(bot, api):
     assert "Maple & Pine" in calls[1].json["text"]
     transcript = await bot.app[outbox_key].after("telegram:4242")
     assert transcript[0]["message"]["text"] == "/start"
+
+
+def test_the_transcript_keeps_a_reference_to_what_the_bot_cannot_read():
+    from bot.channels.webhooks import media_text
+
+    assert media_text({"other": "voice", "id": "AwACvoice1"}) == "[voice: id AwACvoice1]"
+    assert media_text({"other": "audio/ogg", "url": "https://api.twilio.com/x/ME2"}) == \
+        "[audio/ogg: https://api.twilio.com/x/ME2]"
+    assert media_text({"image": {"id": "AgAC"}}) == "[image: id AgAC]"
+    assert media_text({"other": "sticker"}) == "[sticker]"
+    assert media_text({"location": {"latitude": 1.5, "longitude": 2}}) == "[location: 1.5, 2]"
