@@ -56,7 +56,7 @@ CALLBACK_DATA_BYTES = 64
 ALLOWED_UPDATES = ["message", "callback_query"]
 # Telegram's standard commands: /start, sent when the shopper opens the bot ("/start", "/start@shop_bot",
 # "/start ref42"), and /help, in every bot's menu. Both get the greeting, which says what the bot does.
-COMMAND = re.compile(r"^/(start|help)(@\w+)?(\s|$)")
+COMMAND = re.compile(r"^/(start|help)(@\w+)?(\s|$)", re.IGNORECASE)
 
 
 def check(status: int, headers, body):
@@ -115,7 +115,7 @@ class TelegramChannel(MessagingChannel):
         if isinstance(message.get("text"), str):
             event.text = message["text"]
             if command := COMMAND.match(event.text):  # a greeting, unless the domain has that intent
-                name = command.group(1)
+                name = command.group(1).lower()
                 intents = self.app[models_key].domain.intents
                 event.text, event.display = (f"/{name}" if name in intents else "/greet"), event.text
         elif isinstance(message.get("location"), dict):

@@ -324,7 +324,7 @@ async def test_start_and_help_are_answered_with_the_greeting(bot, api):
     await bot.post("/webhooks/telegram", json=update(90, "/start"), headers=HEADERS)
     [call] = await api.wait_for(sent(api))
     assert "Maple & Pine" in call.json["text"] and call.json["reply_markup"]["inline_keyboard"]
-    await bot.post("/webhooks/telegram", json=update(91, "/help@maple_pine_bot"), headers=HEADERS)
+    await bot.post("/webhooks/telegram", json=update(91, "/HELP@maple_pine_bot"), headers=HEADERS)
     calls = await api.wait_for(sent(api), count=2)
     assert "Maple & Pine" in calls[1].json["text"]
     transcript = await bot.app[outbox_key].after("telegram:4242")
