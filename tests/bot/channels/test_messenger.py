@@ -15,7 +15,7 @@ from bot.channels.webhooks import MEDIA_REPLY
 from bot.config import MetaCredentials, PlatformCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key
-from tests.bot.channels.standin import Answer, StandIn, meta_signed, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, meta_signed, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,6 @@ PAGE_ID, PSID = "682498302938465", "6254337574623412"
 
 def ok(call):
     return {"recipient_id": ((call.json or {}).get("recipient") or {}).get("id"), "message_id": "m_out"}
-
-
-@pytest.fixture
-async def api():
-    standin = await StandIn(ok).start()
-    yield standin
-    await standin.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bot.channels.slack import SlackChannel, plain_text, signature
 from bot.config import PlatformCredentials, SlackCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key
-from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +23,6 @@ TEAM, BOT_USER, SHOPPER, DM = "T0STORE", "U0BOT", "U0ANA", "D0424"
 
 def ok(call):
     return {"ok": True, "channel": (call.json or {}).get("channel", ""), "ts": f"{time.time():.6f}"}
-
-
-@pytest.fixture
-async def api():
-    standin = await StandIn(ok).start()
-    yield standin
-    await standin.close()
 
 
 @pytest.fixture

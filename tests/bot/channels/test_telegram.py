@@ -14,7 +14,7 @@ from bot.channels.webhooks import MEDIA_REPLY, split_text
 from bot.config import PlatformCredentials, TelegramCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key
-from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,6 @@ def ok(call):
     if call.path.endswith("getWebhookInfo"):
         return {"ok": True, "result": {"url": "https://bot.example/webhooks/telegram", "pending_update_count": 0}}
     return {"ok": True, "result": True}
-
-
-@pytest.fixture
-async def api():
-    standin = await StandIn(ok).start()
-    yield standin
-    await standin.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from bot.channels.webhooks import CHOICE, MEDIA_REPLY
 from bot.config import PlatformCredentials, TwilioCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key
-from tests.bot.channels.standin import Answer, StandIn, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,6 @@ def ok(call):
     return {"sid": "SM" + uuid.uuid4().hex, "account_sid": ACCOUNT_SID, "status": "queued",
             "to": call.form.get("To"), "from": call.form.get("From"), "body": call.form.get("Body"),
             "num_segments": "1", "error_code": None, "error_message": None}
-
-
-@pytest.fixture
-async def api():
-    standin = await StandIn(ok).start()
-    yield standin
-    await standin.close()
 
 
 async def start_bot(aiohttp_client, config, models, api, **server):

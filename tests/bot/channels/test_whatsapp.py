@@ -15,7 +15,7 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.config import MetaCredentials, PlatformCredentials
 from bot.server import init_app
 from bot.typedefs import outbox_key, redis_key
-from tests.bot.channels.standin import Answer, StandIn, meta_signed, nothing_stored_or_sent
+from tests.bot.channels.standin import Answer, meta_signed, nothing_stored_or_sent
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +27,6 @@ def ok(call):
     to = (call.json or {}).get("to", "")
     return {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": f"wamid.out{len(call.path)}"}]}
-
-
-@pytest.fixture
-async def api():
-    standin = await StandIn(ok).start()
-    yield standin
-    await standin.close()
 
 
 @pytest.fixture
