@@ -62,7 +62,6 @@ class MessengerChannel(MetaChannel):
     name = "messenger"
     title = "Messenger"
     object_type = "page"
-    text_limit = TEXT_LIMIT
 
     def numbers_buttons(self, buttons: list[dict]) -> bool:
         """More than 13, or titles that look alike once cut to 20 characters: numbered options."""

@@ -33,11 +33,10 @@ from bot.channels.base import ChannelError, error_response
 from bot.channels.webhooks import (
     WINDOW_CLOSED,
     MessagingChannel,
-    Retryable,
     SendFailed,
     customer_service_window,
     json_body,
-    retry_after,
+    refused,
 )
 
 log = logging.getLogger(__name__)
@@ -60,19 +59,15 @@ def check(status: int, headers, body):
     if 200 <= status < 300 and not error:
         return body
     if not isinstance(error, dict):
-        detail = body if isinstance(body, str) else str(body)
-        if status == 429 or status >= 500:
-            raise Retryable(f"HTTP {status}: {detail[:300]}", status, retry_after(headers))
-        raise SendFailed(f"HTTP {status}: {detail[:300]}", status)
+        raise refused(status, headers, f"HTTP {status}: {(body if isinstance(body, str) else str(body))[:300]}")
     code, subcode = error.get("code"), error.get("error_subcode")
     detail = f"Graph error {code}{f'/{subcode}' if subcode else ''}: {error.get('message') or error.get('type')}"
     if error.get("fbtrace_id"):
         detail += f" (fbtrace_id {error['fbtrace_id']})"
     if (code, subcode) in WINDOW_ERRORS or (code, None) in WINDOW_ERRORS:
         raise SendFailed(f"{WINDOW_CLOSED} ({detail})", status, code)
-    if status == 429 or status >= 500 or code in RATE_LIMIT_CODES or error.get("is_transient"):
-        raise Retryable(f"HTTP {status}: {detail}", status, retry_after(headers), code)
-    raise SendFailed(f"HTTP {status}: {detail}", status, code)
+    raise refused(status, headers, f"HTTP {status}: {detail}", code,
+                  retryable=code in RATE_LIMIT_CODES or bool(error.get("is_transient")))
 
 
 def verify_signature(request: web.Request, body: bytes, app_secret: str) -> None:

@@ -54,13 +54,11 @@ from bot.channels.webhooks import (
     ApiClient,
     Inbound,
     MessagingChannel,
-    Retryable,
-    SendFailed,
     absolute,
     clip,
     json_body,
     record_lang,
-    retry_after,
+    refused,
     split_text,
 )
 
@@ -101,9 +99,7 @@ def check(status: int, headers, body):
     messages = ((body.get("response_metadata") or {}).get("messages") or []) if isinstance(body, dict) else []
     if messages:
         detail += f" ({'; '.join(str(m) for m in messages)[:300]})"
-    if status == 429 or status >= 500 or error in RETRY_ERRORS:
-        raise Retryable(f"HTTP {status}: {detail}", status, retry_after(headers), code=error)
-    raise SendFailed(f"HTTP {status}: {detail}", status, code=error)
+    raise refused(status, headers, f"HTTP {status}: {detail}", error, retryable=error in RETRY_ERRORS)
 
 
 def escape(text: str) -> str:
@@ -210,7 +206,6 @@ def _form(body: bytes) -> dict:
 
 class SlackChannel(MessagingChannel):
     name = "slack"
-    text_limit = SECTION_LIMIT
 
     def verify(self, request: web.Request, body: bytes) -> None:
         given = request.headers.get(SIGNATURE_HEADER)
@@ -353,9 +348,3 @@ async def call(api: ApiClient, credentials, method: str, body: dict | None = Non
     return await api.call("POST", f"{credentials.api_url}/{method}", data=data, check=check, what=f"slack {method}",
                           headers={"Authorization": f"Bearer {credentials.bot_token}",
                                    "Content-Type": "application/json; charset=utf-8"})
-
-
-async def auth_test(api: ApiClient, credentials) -> dict:
-    """Slack's auth.test for the bot token: {"ok", "url", "team", "team_id", "user", "user_id", "bot_id"}.
-    Raises SendFailed (invalid_auth, not_authed) when the token is wrong."""
-    return await call(api, credentials, "auth.test")

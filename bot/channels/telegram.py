@@ -35,13 +35,11 @@ from bot.channels.webhooks import (
     ApiClient,
     Inbound,
     MessagingChannel,
-    Retryable,
-    SendFailed,
     absolute,
     card_lines,
     json_body,
     record_lang,
-    retry_after,
+    refused,
     sources_line,
     split_text,
 )
@@ -65,11 +63,8 @@ def check(status: int, headers, body):
     if 200 <= status < 300 and isinstance(body, dict) and body.get("ok"):
         return body.get("result")
     description = body.get("description") if isinstance(body, dict) else str(body)[:300]
-    if status == 429 or status >= 500:
-        after = (body.get("parameters") or {}).get("retry_after") if isinstance(body, dict) else None
-        raise Retryable(f"HTTP {status}: {description}", status,
-                        float(after) if after is not None else retry_after(headers))
-    raise SendFailed(f"HTTP {status}: {description}", status)
+    after = (body.get("parameters") or {}).get("retry_after") if isinstance(body, dict) else None
+    raise refused(status, headers, f"HTTP {status}: {description}", after_s=float(after) if after is not None else None)
 
 
 def _button_data(button: dict) -> str:
@@ -82,7 +77,6 @@ def _button_data(button: dict) -> str:
 
 class TelegramChannel(MessagingChannel):
     name = "telegram"
-    text_limit = TEXT_LIMIT
 
     def _method(self, method: str) -> str:
         return f"{self.credentials.api_url}/bot{self.credentials.token}/{method}"

@@ -56,14 +56,13 @@ from bot.channels.webhooks import (
     WINDOW_CLOSED,
     Inbound,
     MessagingChannel,
-    Retryable,
     SendFailed,
     absolute,
     card_lines,
     customer_service_window,
     numbered,
     record_lang,
-    retry_after,
+    refused,
     sources_line,
     split_text,
 )
@@ -133,14 +132,11 @@ def check(status: int, headers, body):
     if code == WINDOW_ERROR:
         raise SendFailed(f"{WINDOW_CLOSED} (Twilio error {code}: {message})", status, code)
     detail = f"HTTP {status}: Twilio error {code}: {message}" if code else f"HTTP {status}: {message}"
-    if status == 429 or status >= 500:
-        raise Retryable(detail, status, retry_after(headers), code=code)
-    raise SendFailed(detail, status, code)
+    raise refused(status, headers, detail, code)
 
 
 class TwilioChannel(MessagingChannel):
     name = "twilio"
-    text_limit = TEXT_LIMIT
     may_number_buttons = True
 
     @property

@@ -246,14 +246,23 @@ def retry_after(headers, default: float | None = None) -> float | None:
 Check = Callable[[int, Any, Any], Any]
 
 
+def refused(status: int, headers, detail: str, code: Any = None, retryable: bool = False,
+            after_s: float | None = None) -> SendFailed:
+    """What a send API's refusal raises, for every platform's `check`: Retryable
+    for 429, 5xx or a refusal the platform marks as passing (`retryable`), after
+    `after_s` when the body said how long, else the Retry-After header;
+    SendFailed otherwise. `detail` is "HTTP <status>: ..."."""
+    if status == 429 or status >= 500 or retryable:
+        return Retryable(detail, status, after_s if after_s is not None else retry_after(headers), code=code)
+    return SendFailed(detail, status, code)
+
+
 def default_check(status: int, headers, body) -> Any:
     """2xx: the body; 429 and 5xx: Retryable (with Retry-After); other: SendFailed."""
     if 200 <= status < 300:
         return body
     detail = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    if status == 429 or status >= 500:
-        raise Retryable(f"HTTP {status}: {detail[:300]}", status, retry_after(headers))
-    raise SendFailed(f"HTTP {status}: {detail[:300]}", status)
+    raise refused(status, headers, f"HTTP {status}: {detail[:300]}")
 
 
 class ApiClient:
@@ -550,8 +559,6 @@ class MessagingChannel:
     `handshake` (GET on the webhook), `window_closed` and `before_turn`."""
 
     name: ClassVar[str]
-    # The platform's longest text message, in characters.
-    text_limit: ClassVar[int] = 4096
     # Whether some buttons go out as numbered text options (`numbers_buttons`): the last ones sent
     # are then kept per conversation, and a reply that is only a number chooses one.
     may_number_buttons: ClassVar[bool] = False

@@ -71,7 +71,6 @@ class WhatsAppChannel(MetaChannel):
     name = "whatsapp"
     title = "WhatsApp"
     object_type = "whatsapp_business_account"
-    text_limit = TEXT_LIMIT
 
     def numbers_buttons(self, buttons: list[dict]) -> bool:
         return _interactive(buttons, "en") is None  # more than 10, or titles that collide
