@@ -502,14 +502,20 @@ class Inbox:
             order[1] -= 1
             if not order[1]:
                 self._order.pop(event.conversation_id, None)
+        # (if this fails, a rerun after reclaim delivers nothing twice)
+        await self._done(entry_id, f"event {event.event_id}", order=(self._order_key(event), event.event_id))
+
+    async def _done(self, entry_id, what: str, order: tuple[str, str] | None = None) -> None:
+        """Take a handled entry out of the stream (and its id out of its conversation's order list)."""
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.xack(self.key, INBOX_GROUP, entry_id)
                 pipe.xdel(self.key, entry_id)
-                pipe.lrem(self._order_key(event), 1, event.event_id)
+                if order is not None:
+                    pipe.lrem(order[0], 1, order[1])
                 await pipe.execute()
-        except RedisError as exc:  # handled; a rerun after reclaim delivers nothing twice
-            log.warning("webhook inbox: cannot mark event %s done (%s)", event.event_id, exc)
+        except RedisError as exc:
+            log.warning("%s: cannot mark %s done (%s)", self.key, what, exc)
 
 
 class UnsentQueue(Inbox):
@@ -539,13 +545,7 @@ class UnsentQueue(Inbox):
             return
         except Exception:
             log.exception("conversation %s: sending its messages failed", conversation_id)
-        try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.xack(self.key, INBOX_GROUP, entry_id)
-                pipe.xdel(self.key, entry_id)
-                await pipe.execute()
-        except RedisError as exc:  # sent; a second flush after reclaim finds nothing new
-            log.warning("outbox: cannot mark conversation %s sent (%s)", conversation_id, exc)
+        await self._done(entry_id, f"conversation {conversation_id}")  # (else a later flush finds nothing new)
 
 
 # -- the adapters' base ----------------------------------------------------------
