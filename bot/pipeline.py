@@ -64,8 +64,10 @@ class Assistant:
         """The bot's replies to one message. `on_text` (async, optional) gets
         knowledge answers sentence by sentence while they are written."""
         if not any(ch.isalnum() for ch in text):
-            # nothing to understand ("", "  ", "?", "...", a zero-width space): a short prompt,
-            # and nothing stored or searched
+            # nothing to understand ("", "  ", "?", "...", "👍"): a short prompt, nothing stored or
+            # searched; silence while a person has the conversation
+            if await self.sessions.handed_off(sender_id):
+                return []
             return [{"text": ASK_ZH if has_chinese(text) else ASK}]
         async with self.locks.hold(sender_id) as held:
             session = await self.sessions.load(sender_id)

@@ -174,3 +174,9 @@ async def test_a_handed_off_shopper_back_after_a_long_silence_is_reminded(client
     assert await say(client, "shopper-8b", "hello?") == []
     monkeypatch.setattr(engine, "HANDOFF_REMINDER_S", 0)  # as if the shopper had been away a long time
     assert "passed to our team" in texts(await say(client, "shopper-8b", "is anyone there?"))
+
+
+async def test_a_handed_off_shopper_sending_only_an_emoji_gets_silence(client):
+    await say(client, "shopper-8c", "I want to talk to a human")
+    assert await say(client, "shopper-8c", "👍") == []
+    assert "What would you like" in texts(await say(client, "shopper-8d", "👍"))  # not handed off: the prompt

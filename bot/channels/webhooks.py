@@ -663,9 +663,10 @@ class MessagingChannel:
             replies = [] if paused else await self.outbox.deliver(
                 conversation_id, [{"text": MEDIA_REPLY["zh" if lang == "zh" else "en"]}],
                 keys=[f"reply:{event.event_id}:0"], reply_to=event.event_id)
-        elif text:
+        elif text:  # (a photo's caption: the transcript shows the photo's reference too, for a person)
+            display = event.display or (f"{media_text(event.media)} {event.text}" if event.media else None)
             replies = await run_turn(self.app, conversation_id, event.event_id, event.text, self.name,
-                                     display=event.display, metadata={"platform": self.name, **event.media})
+                                     display=display, metadata={"platform": self.name, **event.media})
         else:
             replies = []
         if not replies:  # a rerun of an event whose process died: its replies may be in the transcript, unsent

@@ -333,3 +333,15 @@ def test_the_transcript_keeps_a_reference_to_what_the_bot_cannot_read():
     assert media_text({"image": {"id": "AgAC"}}) == "[image: id AgAC]"
     assert media_text({"other": "sticker"}) == "[sticker]"
     assert media_text({"location": {"latitude": 1.5, "longitude": 2}}) == "[location: 1.5, 2]"
+
+
+async def test_while_handed_off_an_emoji_gets_silence_and_a_captioned_photo_keeps_its_reference(bot, api):
+    await bot.post("/webhooks/telegram", json=update(100, "I want to talk to a human"), headers=HEADERS)
+    await api.wait_for(sent(api))
+    await bot.post("/webhooks/telegram", json=update(101, "👍"), headers=HEADERS)
+    await bot.post("/webhooks/telegram", json=update(102, photo=[{"file_id": "lamp"}], caption="the broken lamp"),
+                   headers=HEADERS)
+    await api.quiet(2.0)
+    assert len(api.matching(sent(api))) == 1  # silent: no "What would you like to know?"
+    transcript = await bot.app[outbox_key].after("telegram:4242")
+    assert transcript[-1]["message"]["text"] == "[image: id lamp] the broken lamp"
