@@ -7,15 +7,15 @@ from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.replies import say
+
 
 class ActionHandoffToHuman(Action):
     def name(self) -> str:
         return "action_handoff_to_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(text="I'm passing this conversation to a person from our team. "
-                                      "They'll reply here as soon as they can, and they can see what "
-                                      "we've talked about so far.")
+        say(dispatcher, tracker, domain, "handoff")
         # A paused conversation is the handoff: the bot stays silent until a
-        # person resumes it.
+        # person resumes it (the console shows it in the queue).
         return [ConversationPaused()]

@@ -1,63 +1,71 @@
-"""Order status: a form asks for the order number, then the order is looked up."""
+"""Order status: the order number, proof of ownership, then everything about the order."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from knowledge.orders import get_order_book, normalise_order_id
+from actions.order_forms import OrderFormValidation, items_text, money, verified_order
+from actions.replies import language, say
+from knowledge.shop import Order, ShopError
 
 # How each order state is told to a shopper. {eta}, {carrier}, {tracking},
 # {delivered} are filled from the order record.
 STATUS_TEXT = {
-    "processing": "is being prepared and should arrive by {eta}",
-    "packed": "is packed and waiting for the carrier; it should arrive by {eta}",
-    "shipped": "has shipped with {carrier} (tracking number {tracking}) and should arrive by {eta}",
-    "partially_shipped": "has partly shipped with {carrier} (tracking number {tracking}); "
-                         "the first package should arrive by {eta}",
-    "delayed": "is delayed with {carrier} (tracking number {tracking}); it was due on {eta}",
-    "delivered": "was delivered on {delivered}",
-    "on_hold": "is on hold",
-    "cancelled": "was cancelled",
-    "return_requested": "was delivered on {delivered}, and a return has been requested",
-    "returned": "was returned",
-    "refunded": "was returned and refunded",
+    "en": {
+        "processing": "is being prepared and should arrive by {eta}",
+        "packed": "is packed and waiting for the carrier; it should arrive by {eta}",
+        "shipped": "has shipped with {carrier} (tracking number {tracking}) and should arrive by {eta}",
+        "partially_shipped": "has partly shipped with {carrier} (tracking number {tracking}); "
+                             "the first package should arrive by {eta}",
+        "delayed": "is delayed with {carrier} (tracking number {tracking}); it was due on {eta}",
+        "delivered": "was delivered on {delivered}",
+        "on_hold": "is on hold",
+        "cancelled": "was cancelled",
+        "return_requested": "was delivered on {delivered}, and a return has been requested",
+        "returned": "was returned",
+        "refunded": "was returned and refunded",
+    },
+    "zh": {
+        "processing": "正在备货，预计 {eta} 前送达",
+        "packed": "已打包，等待承运商揽收，预计 {eta} 前送达",
+        "shipped": "已由 {carrier} 发货（运单号 {tracking}），预计 {eta} 前送达",
+        "partially_shipped": "已由 {carrier} 部分发货（运单号 {tracking}），第一个包裹预计 {eta} 前送达",
+        "delayed": "在 {carrier} 运输中延误（运单号 {tracking}），原定 {eta} 送达",
+        "delivered": "已于 {delivered} 送达",
+        "on_hold": "目前暂停处理",
+        "cancelled": "已取消",
+        "return_requested": "已于 {delivered} 送达，并已申请退货",
+        "returned": "已退货",
+        "refunded": "已退货并退款",
+    },
 }
+UNKNOWN_STATUS = {"en": "has the status '{status}'", "zh": "状态为“{status}”"}
+DETAILS = {"en": "Items: {items}. Total: {total}. Shipping to: {address}.",
+           "zh": "商品：{items}。合计：{total}。收货地址：{address}。"}
 
 
-def describe_order(order: dict) -> str:
-    items = ", ".join(f"{line['quantity']} x {line['name']}" for line in order["items"])
-    template = STATUS_TEXT.get(order["status"], "has the status '" + order["status"].replace("_", " ") + "'")
-    status = template.format(eta=order.get("estimated_delivery") or "an unknown date",
-                             carrier=order.get("carrier") or "our carrier",
-                             tracking=order.get("tracking_number") or "not yet available",
-                             delivered=order.get("delivered_on") or "an unknown date")
-    text = f"Order {order['order_id']} ({items}) {status}."
-    if order.get("note"):
-        text += f" {order['note']}"
+def describe_order(order: Order, lang: str = "en") -> str:
+    """One paragraph about `order` for its proven owner: status, items, total, address, note."""
+    template = STATUS_TEXT[lang].get(order.status, UNKNOWN_STATUS[lang])
+    unknown = "未知日期" if lang == "zh" else "an unknown date"
+    status = template.format(eta=order.estimated_delivery or unknown,
+                             carrier=order.carrier or ("承运商" if lang == "zh" else "our carrier"),
+                             tracking=order.tracking_number or ("暂无" if lang == "zh" else "not yet available"),
+                             delivered=order.delivered_on or unknown, status=order.status.replace("_", " "))
+    head = f"订单 {order.order_id}{status}。" if lang == "zh" else f"Order {order.order_id} {status}."
+    text = head + " " + DETAILS[lang].format(items=items_text(order), total=money(order.total, order.currency),
+                                             address=order.shipping_address.one_line() or "-")
+    if order.note:
+        text += f" {order.note}"
     return text
 
 
-class ValidateOrderStatusForm(FormValidationAction):
+class ValidateOrderStatusForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_order_status_form"
-
-    def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          domain: DomainDict) -> dict[str, Any]:
-        canonical = normalise_order_id(str(value or ""))
-        if canonical is None:
-            dispatcher.utter_message(text="That doesn't look like one of our order numbers. "
-                                          "They start with SK- and have four or more digits, like SK-1234.")
-            return {"order_id": None}
-        if get_order_book().get(canonical) is None:
-            dispatcher.utter_message(text=f"I couldn't find an order {canonical}. "
-                                          "Please check the number in your confirmation e-mail.")
-            return {"order_id": None}
-        return {"order_id": canonical}
 
 
 class ActionOrderStatus(Action):
@@ -65,13 +73,14 @@ class ActionOrderStatus(Action):
         return "action_order_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        order_id = tracker.get_slot("order_id")
-        order = get_order_book().get(order_id or "")
+        try:
+            order = await verified_order(tracker)
+        except ShopError:
+            say(dispatcher, tracker, domain, "store_unavailable")
+            return [SlotSet("order_id", None), SlotSet("order_check", None)]
         if order is None:
-            dispatcher.utter_message(text="I couldn't find that order. Would you like me to connect you "
-                                          "with a person from our team?")
+            say(dispatcher, tracker, domain, "order_check_failed")
         else:
-            dispatcher.utter_message(text=describe_order(order), custom={"order_id": order["order_id"],
-                                                                          "status": order["status"]})
-        # Forget the number so the next question about an order asks again.
-        return [SlotSet("order_id", None)]
+            say(dispatcher, tracker, domain, "order_status", description=describe_order(order, language(tracker)))
+        # Forget the number so the next question about an order asks again (a proven order asks nothing).
+        return [SlotSet("order_id", None), SlotSet("order_check", None)]

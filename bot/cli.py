@@ -15,6 +15,7 @@ from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
 from bot.sessions.embedded_redis import EmbeddedRedisError
 from knowledge.cli import add_knowledge_commands
 from knowledge.documents import KnowledgeError
+from knowledge.recommend_cli import add_recommend_commands
 
 
 def _setup_logging(config, verbose: bool) -> None:
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_nlu_commands(sub)
     add_knowledge_commands(sub)
+    add_recommend_commands(sub)
     return parser
 
 

@@ -13,12 +13,14 @@ import os
 import re
 import time
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from limits import parse as parse_rate_limit
 
 from bot.yaml_files import read_yaml
+from knowledge.shop.policy import Policy
 
 DEMO_CONFIG = Path(__file__).parent / "demo" / "shopkeep.yml"
 
@@ -30,6 +32,10 @@ ENV_REDIS_URL = "REDIS_URL"
 ENV_ACTION_ENDPOINT = "ACTION_ENDPOINT"
 ENV_LM_MODEL = "SHOPKEEP_LM_MODEL"
 ENV_PUBLIC_URL = "SHOPKEEP_PUBLIC_URL"  # overrides server.public_url
+ENV_STORE_URL = "SHOPKEEP_STORE_URL"  # overrides store.backend_url
+ENV_TODAY = "SHOPKEEP_TODAY"  # overrides store.today
+ENV_STORE_API_TOKEN = "SHOPKEEP_STORE_API_TOKEN"  # the shop backend's API token (Bearer)
+ENV_CUSTOMER_TOKEN_SECRET = "SHOPKEEP_CUSTOMER_TOKEN_SECRET"  # verifies the store site's customer tokens
 # Signs the conversation tokens the widget and the socket.io channel hand out. Without it
 # a random key is made once and kept in the data directory (data/secret_key, mode 0600).
 ENV_SECRET_KEY = "SHOPKEEP_SECRET_KEY"
@@ -114,6 +120,23 @@ class LmConfig:
     timeout_s: float = 20.0
     max_tokens: int = 160
     threads: int = 2
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    name: str = "our store"
+    # The store's records (orders, products, customers, purchase history) for the actions and the
+    # recommender: a folder of JSON files (default: the demo store's), or a shop backend's HTTP API.
+    data: Path | None = None
+    backend_url: str | None = None  # SHOPKEEP_STORE_URL overrides; README "Store data" has the API
+    timeout_s: float = 5.0  # one backend request
+    attempts: int = 3  # tries per read on connection errors, timeouts and 5xx
+    policy: Policy = field(default_factory=Policy)
+    today: str | None = None  # an ISO date that pins "today" for the policy windows (demos, tests); $SHOPKEEP_TODAY
+    # From the environment only:
+    api_token: str | None = field(default=None, repr=False)  # $SHOPKEEP_STORE_API_TOKEN, sent as Bearer
+    # $SHOPKEEP_CUSTOMER_TOKEN_SECRET: the key the store's site signs logged-in shoppers' tokens with
+    customer_token_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -255,6 +278,7 @@ class Config:
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     lm: LmConfig = field(default_factory=LmConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     platforms: PlatformCredentials = field(default_factory=PlatformCredentials)  # from the environment only
     source: Path | None = None
@@ -325,6 +349,22 @@ def _channels(raw: Any, base: Path) -> ChannelsConfig:
                              for name, value in raw.items()})
 
 
+def _store(raw: Any, base: Path) -> StoreConfig:
+    """The `store:` section, with its `policy:` mapping; names, folders and URL checked."""
+    raw, _ = _mapping(StoreConfig, raw, "store")
+    raw = dict(raw)
+    for secret in ("api_token", "customer_token_secret"):
+        if secret in raw:
+            raise ConfigError(f"'store.{secret}' is a secret: set it in the environment "
+                              f"(${ENV_STORE_API_TOKEN if secret == 'api_token' else ENV_CUSTOMER_TOKEN_SECRET})")
+    policy = _section(Policy, raw.pop("policy", None), base, "store.policy")
+    store = _section(StoreConfig, raw, base, "store")
+    store = replace(store, name=str(store.name), policy=policy)
+    if store.data is not None and not store.data.is_dir():
+        raise ConfigError(f"'store.data': {store.data} is not a folder")
+    return store
+
+
 def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
     """Read the YAML file at `path` (default: $SHOPKEEP_CONFIG or the demo
     store's) and apply environment overrides."""
@@ -339,9 +379,10 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     base = path.resolve().parent
     sections = {name: _section(cls, raw.get(name), base, name) for name, cls in _SECTIONS.items()}
     sections["channels"] = _channels(raw.get("channels"), base)
-    store = raw.get("store") or {}
+    store = _store(raw.get("store"), base)
     config = Config(
-        store_name=str(store.get("name", "our store")),
+        store_name=store.name,
+        store=store,
         data_dir=Path(env.get(ENV_DATA_DIR, "data")).resolve(),
         source=path.resolve(),
         **sections,
@@ -411,6 +452,26 @@ def apply_env(config: Config, env: dict[str, str]) -> Config:
         config = replace(config, actions=replace(config.actions, endpoint=env[ENV_ACTION_ENDPOINT]))
     if env.get(ENV_LM_MODEL):
         config = replace(config, lm=replace(config.lm, model=env[ENV_LM_MODEL]))
+    store = config.store
+    if env.get(ENV_STORE_URL):
+        store = replace(store, backend_url=env[ENV_STORE_URL].strip())
+    if env.get(ENV_TODAY):
+        store = replace(store, today=env[ENV_TODAY].strip())
+    if store.today:
+        try:
+            date.fromisoformat(store.today)
+        except ValueError:
+            raise ConfigError(f"'store.today' (or ${ENV_TODAY}) must be a date like 2026-11-30, "
+                              f"got {store.today!r}") from None
+    store = replace(store, api_token=env.get(ENV_STORE_API_TOKEN) or None,
+                    customer_token_secret=env.get(ENV_CUSTOMER_TOKEN_SECRET) or None)
+    if store.backend_url and not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", store.backend_url):
+        raise ConfigError(f"'store.backend_url' (or ${ENV_STORE_URL}) must be an http(s) URL, "
+                          f"got {store.backend_url!r}")
+    if store.api_token and not store.backend_url:
+        raise ConfigError(f"${ENV_STORE_API_TOKEN} is set but no store backend is: set 'store.backend_url' "
+                          f"or ${ENV_STORE_URL}")
+    config = replace(config, store=store)
     if env.get(ENV_PUBLIC_URL):
         config = replace(config, server=replace(config.server, public_url=env[ENV_PUBLIC_URL].strip()))
     return replace(config, platforms=platform_credentials(env))

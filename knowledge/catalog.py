@@ -29,6 +29,8 @@ class Product:
     reviews: tuple[Review, ...] = field(default=())
     url: str | None = None  # the product's page on the store's site
     image: str | None = None  # a picture of it (URL), for product cards
+    final_sale: bool = False  # cannot be returned or exchanged
+    returnable: bool = True  # False for items the policy excludes (personalised items, gift cards)
 
     @property
     def average_rating(self) -> float | None:
@@ -64,7 +66,8 @@ def product_from_row(row: dict, where: str) -> Product:
                           price=float(row["price"]), currency=str(row.get("currency", "USD")),
                           in_stock=int(row.get("in_stock", 0)), description=str(row.get("description", "")),
                           colours=tuple(row.get("colours", [])), sizes=tuple(row.get("sizes", [])),
-                          reviews=reviews, url=_text_or_none(row.get("url")), image=_text_or_none(row.get("image")))
+                          reviews=reviews, url=_text_or_none(row.get("url")), image=_text_or_none(row.get("image")),
+                          final_sale=_flag(row.get("final_sale", False)), returnable=_flag(row.get("returnable", True)))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise KnowledgeError(f"{where}: product is incomplete or malformed: {exc!r}") from None
     if product.price < 0 or any(not 1 <= r.rating <= 5 for r in reviews):
@@ -76,3 +79,9 @@ def _text_or_none(value) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"expected text, got {value!r}")
     return value or None
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value

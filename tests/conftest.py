@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from actions import store_data
 from bot.assembly import LoadedModels, load_models
 from bot.config import Config, load_config
 from bot.sessions.embedded_redis import EmbeddedRedis
+from knowledge.shop import DEMO_STORE_DIR
+from knowledge.shop.files import FileShop
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +38,19 @@ def base_config(session_data_dir) -> Config:
     return replace(config, lm=replace(config.lm, model="none"))
 
 
+# The demo orders' dates are around this day; pinning it keeps the return and cancellation windows stable.
+DEMO_TODAY = date(2026, 11, 30)
+
+
 @pytest.fixture
-def config(base_config, redis_server) -> Config:
-    """Per test: the shared Redis under a key prefix of its own, so tests never see each other's state."""
+def config(base_config, redis_server, tmp_path) -> Config:
+    """Per test: the shared Redis under a key prefix of its own, so tests never see each other's state;
+    the actions on the demo store's files with a change journal of the test's own."""
     sessions = replace(base_config.sessions, redis_url=redis_server.url, key_prefix=f"t{uuid.uuid4().hex[:8]}")
-    return replace(base_config, sessions=sessions)
+    config = replace(base_config, sessions=sessions)
+    store_data.use(config, FileShop(DEMO_STORE_DIR, tmp_path / "store-changes.jsonl"), on=DEMO_TODAY)
+    yield config
+    store_data.use()
 
 
 @pytest.fixture(scope="session")

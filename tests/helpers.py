@@ -15,6 +15,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, proc, timeout_s: float = 60) -> None:
+    """Wait until something listens on `port`; fail with the process's fate if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the process exited with code {proc.returncode} before listening on {port}")
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout_s} s")
+
+
 async def say(client, sender: str, message: str) -> list[dict]:
     resp = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
     assert resp.status == 200, await resp.text()

@@ -56,19 +56,21 @@ class Domain:
     def knows_action(self, name: str) -> bool:
         return name in self.responses or name in self.forms or name in self.custom_actions
 
-    def render(self, name: str, slots: dict, channel: str | None = None, **overrides) -> list[dict]:
+    def render(self, name: str, slots: dict, channel: str | None = None, fill: dict | None = None,
+               **overrides) -> list[dict]:
         """The messages of response `name`, one variant chosen, slots filled in.
 
         As Rasa 3 does: variants whose `condition` (a list of {type: slot,
         name, value}) holds for `slots`, or whose `channel` is `channel`, are
         preferred; otherwise one without condition or channel is chosen. The
-        `condition` and `channel` keys never reach the shopper."""
+        `condition` and `channel` keys never reach the shopper. `fill` adds
+        template values (an action's utter_message keyword arguments)."""
         variants = self.responses.get(name)
         if not variants:
             raise DomainError(f"no response named '{name}' in the domain")
         variant = {k: v for k, v in random.choice(_matching(variants, slots, channel)).items()
                    if k not in ("condition", "channel")}
-        values = {k: ("" if v is None else v) for k, v in slots.items()}
+        values = {k: ("" if v is None else v) for k, v in {**slots, **(fill or {})}.items()}
         if "text" in variant:
             try:
                 variant["text"] = variant["text"].format(**values)

@@ -36,11 +36,17 @@ OFFER_BUTTONS = {"en": [{"title": "Yes, connect me", "payload": "I want to talk 
                         {"title": "No, thanks", "payload": "no thanks"}],
                  "zh": [{"title": "转接人工客服", "payload": "我要转人工客服"},
                         {"title": "不用了", "payload": "不用了，谢谢"}]}
+HANDOFF_TEXT = {"en": "I'm passing this conversation to a person from our team. They'll reply here as soon as "
+                      "they can, and they can see what we've talked about so far.",
+                "zh": "我正在为您转接我们团队的工作人员。他们会尽快在这里回复您，并能看到我们之前的对话。"}
 LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
+NOT_LANGUAGE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links tell no language
 MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
 
 # Keys of a bot message that channels deliver (Rasa's REST format).
 MESSAGE_KEYS = ("text", "buttons", "image", "attachment", "custom", "elements", "quick_replies")
+# The keys rasa-sdk's utter_message always sends; any others are the caller's template values.
+RESPONSE_KEYS = (*MESSAGE_KEYS, "template", "response", "json_message", "recipient_id")
 
 
 class Dialogue:
@@ -75,7 +81,7 @@ class Dialogue:
                 # more that their message reached the team
                 turn.queue.append("utter_handoff_pending")
         else:
-            self._fill_slots_from_entities(session, parse)
+            self._fill_slots(session, parse)
             if session.active_form:
                 turn.queue.append(session.active_form)
             elif intent == AFFIRM_INTENT and self._offered_a_person(session):
@@ -91,7 +97,10 @@ class Dialogue:
                 await self._run(action, turn)
             except ActionFailed as exc:
                 log.error("conversation %s: %s", session.sender_id, exc)
-                self._apologise(turn)
+                if action in self.rules.by_intent.get(HANDOFF_INTENT, ()) and not session.handoff:
+                    self._hand_off(turn)  # no action server must not keep a shopper from a person
+                else:
+                    self._apologise(turn)
             except Exception:
                 log.exception("conversation %s: action %s crashed", session.sender_id, action)
                 self._apologise(turn)
@@ -120,6 +129,7 @@ class Dialogue:
         A message with no language in it ("SK-1002", "ok") keeps the last one."""
         if LANGUAGE_SLOT not in self.domain.slots:
             return
+        text = NOT_LANGUAGE.sub(" ", text)  # an e-mail address or a link is in no language
         if has_chinese(text):
             language = "zh"
         elif len(re.findall(r"[A-Za-z]{2,}", text)) >= 2:
@@ -129,6 +139,18 @@ class Dialogue:
         if session.slots.get(LANGUAGE_SLOT) != language:
             self._set_slot(session, LANGUAGE_SLOT, language)
 
+    def _hand_off(self, turn: "_Turn") -> None:
+        """The handoff done here, when the handoff action could not run: the
+        conversation is paused for a person, and the shopper is told."""
+        session = turn.session
+        turn.queue.clear()
+        self._deactivate(session)
+        session.handoff = {"since": time.time(), "reason": turn.intent}
+        session.record({"event": "pause"})
+        turn.say(self.domain.render("utter_handoff", session.slots, turn.channel)[0]
+                 if "utter_handoff" in self.domain.responses
+                 else {"text": HANDOFF_TEXT["zh" if session.slots.get(LANGUAGE_SLOT) == "zh" else "en"]})
+
     def _apologise(self, turn: "_Turn") -> None:
         turn.queue.clear()
         turn.say(self.domain.render("utter_error", turn.session.slots, turn.channel)[0]
@@ -137,18 +159,47 @@ class Dialogue:
 
     # -- slots and forms ---------------------------------------------------
 
-    def _fill_slots_from_entities(self, session: Session, parse: dict) -> None:
+    def _fill_slots(self, session: Session, parse: dict) -> None:
+        """Fill slots from the message by their mappings, as Rasa does:
+        `from_entity` (the entity's value), `from_text` (the whole message),
+        `from_intent` (the mapping's `value` when the intent matches), each
+        only when its `conditions` ([{active_loop, requested_slot}]) hold and
+        its `intent`/`not_intent` lists allow the message's intent."""
         intent = parse["intent"]["name"]
         for slot, spec in self.domain.slots.items():
             for mapping in spec.get("mappings") or []:
-                if mapping.get("type") != "from_entity":
+                kind = mapping.get("type")
+                if not self._mapping_applies(session, mapping, intent, slot):
                     continue
-                if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
+                if kind == "from_entity":
+                    values = [e["value"] for e in parse.get("entities", []) if e["entity"] == mapping.get("entity")]
+                    if not values:
+                        continue
+                    value = values[0]
+                elif kind == "from_text":
+                    value = parse.get("text", "")
+                elif kind == "from_intent":
+                    if "intent" not in mapping:
+                        continue
+                    value = mapping.get("value")
+                else:
                     continue
-                values = [e["value"] for e in parse.get("entities", []) if e["entity"] == mapping.get("entity")]
-                if values:
-                    self._set_slot(session, slot, values[0])
-                    break
+                self._set_slot(session, slot, value)
+                break
+
+    @staticmethod
+    def _mapping_applies(session: Session, mapping: dict, intent: str, slot: str) -> bool:
+        if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
+            return False
+        if mapping.get("not_intent") and intent in _as_list(mapping["not_intent"]):
+            return False
+        conditions = mapping.get("conditions") or []
+        if not conditions:
+            return True
+        return any(session.active_form == condition.get("active_loop")
+                   and ("requested_slot" not in condition
+                        or session.requested_slot == condition["requested_slot"])
+                   for condition in conditions)
 
     @staticmethod
     def _set_slot(session: Session, name: str, value) -> None:
@@ -174,34 +225,70 @@ class Dialogue:
             self._deactivate(session)
             turn.queue.append("utter_form_stopped")
             return
-        slot_events = [e for e in session.new_events if e["event"] == "slot"]
+        slot_events = [e for e in session.new_events if e["event"] == "slot" and e["name"] != LANGUAGE_SLOT]
         validator = f"validate_{form}"
+        said = len(turn.messages)
         if slot_events and self.actions.has(validator):
             # rasa-sdk validates the slot events at the end of the tracker, as
             # Rasa's form appends its candidates there before validating.
-            await self._run_custom(validator, turn, candidates=slot_events)
+            try:
+                await self._run_custom(validator, turn, candidates=slot_events)
+            except Exception:
+                # Rasa drops a failed action's events: the unvalidated values are not
+                # kept, and the form stops so the next message is handled afresh
+                # (case B23: "SK-1002" must not be submitted unvalidated).
+                self._forget(session, slot_events)
+                self._deactivate(session)
+                raise
+            if session.active_form != form:  # the validation ended the form (ActiveLoop(None))
+                return
         missing = [s for s in self.domain.forms[form] if session.slots.get(s) is None]
         if not missing:
             self._deactivate(session)
             turn.queue.extend(self.rules.form_submit.get(form, []))
             return
         requested = session.requested_slot
-        if not activating and not slot_events:
-            # Not an answer to the form's question: handle the message by its
-            # own rule (a question mid-form is answered), then ask again.
-            own_actions = [a for a in self.rules.by_intent.get(intent, []) if a != form]
+        kept = any(e["name"] in self.domain.forms[form] and session.slots.get(e["name"]) is not None
+                   for e in slot_events)
+        if not activating and not kept and len(turn.messages) == said:
+            # Not an answer to the form's question (nothing kept, nothing said
+            # about it): handle the message by its own rule (a question mid-form
+            # is answered), then ask again.
+            own_actions = [a for a in self.rules.by_intent.get(intent, []) if a not in self.domain.forms]
             for action in own_actions:
                 await self._run(action, turn)
             if session.handoff:
                 self._deactivate(session)
                 return
+            if session.active_form != form:
+                return
         session.requested_slot = missing[0]
         if requested != session.requested_slot:
             session.record({"event": "slot", "name": "requested_slot", "value": missing[0]})
-        ask = next((r for r in (f"utter_ask_{form}_{missing[0]}", f"utter_ask_{missing[0]}")
+        await self._ask(form, missing[0], turn)
+
+    async def _ask(self, form: str, slot: str, turn: "_Turn") -> None:
+        """Ask for `slot`: Rasa's `action_ask_<form>_<slot>` / `action_ask_<slot>`
+        custom action, else the `utter_ask_...` response, else a plain question."""
+        session = turn.session
+        for name in (f"action_ask_{form}_{slot}", f"action_ask_{slot}"):
+            if name in self.domain.custom_actions and self.actions.has(name):
+                await self._run_custom(name, turn)
+                return
+        ask = next((r for r in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
                     if r in self.domain.responses), None)
-        turn.say({"text": f"Please tell me your {missing[0].replace('_', ' ')}."} if ask is None
+        turn.say({"text": f"Please tell me your {slot.replace('_', ' ')}."} if ask is None
                  else self.domain.render(ask, session.slots, turn.channel)[0])
+
+    def _forget(self, session: Session, slot_events: list[dict]) -> None:
+        """Undo this turn's `slot_events`: each slot goes back to its value before the turn."""
+        for event in slot_events:
+            earlier = next((e.get("value") for e in reversed(session.history)
+                            if e.get("event") == "slot" and e.get("name") == event["name"]), None)
+            if event["name"] == "requested_slot":
+                session.requested_slot = earlier
+            else:
+                self._set_slot(session, event["name"], earlier)
 
     # -- running one action -----------------------------------------------
 
@@ -279,7 +366,9 @@ class Dialogue:
     def _message_from_response(self, response: dict, session: Session, channel: str | None = None) -> dict:
         message = {k: response.get(k) for k in MESSAGE_KEYS}
         if response.get("response"):
-            template = self.domain.render(response["response"], session.slots, channel)[0]
+            # utter_message(response=..., **kwargs): the kwargs fill the template's {names}, as in Rasa
+            extra = {k: v for k, v in response.items() if k not in RESPONSE_KEYS}
+            template = self.domain.render(response["response"], session.slots, channel, fill=extra)[0]
             message = {**{k: template.get(k) for k in MESSAGE_KEYS}, **{k: v for k, v in message.items() if v}}
         if response.get("json_message"):
             message["custom"] = response["json_message"]

@@ -1,35 +1,29 @@
-"""The actions package as a standard Rasa action server, reached over real HTTP."""
+"""The actions package as a standard Rasa action server, reached over real
+HTTP; and what the shopper gets when that server is down or slow (case B23)."""
 
+import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.server import init_app
-from tests.helpers import free_port, say, texts
+from tests.helpers import free_port, say, texts, wait_for_port
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def action_server():
+def action_server(tmp_path_factory):
     port = free_port()
+    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path_factory.mktemp("remote-data"))}
     proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=os.getcwd())
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"action server exited: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    wait_for_port(port, proc)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)
@@ -39,20 +33,59 @@ async def test_action_server_lists_the_actions(action_server):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{action_server}/actions") as resp:
             names = {a["name"] for a in await resp.json()}
-    assert {"action_order_status", "validate_order_status_form", "action_handoff_to_human"} <= names
+    assert {"action_order_status", "validate_order_status_form", "action_cancel_order", "validate_cancel_order_form",
+            "action_create_return", "validate_return_form", "action_change_address", "action_recommend",
+            "action_handoff_to_human"} <= names
 
 
-async def test_order_form_runs_on_the_remote_action_server(aiohttp_client, config, models, action_server):
-    remote = replace(config, actions=replace(config.actions, endpoint=f"{action_server}/webhook"))
-    client = await aiohttp_client(init_app(remote, models))
-    await say(client, "remote-1", "where is my order")
-    assert "couldn't find an order SK-4242" in texts(await say(client, "remote-1", "SK-4242"))
-    assert "SK-1009" in texts(await say(client, "remote-1", "SK-1009"))
-
-
-async def test_unreachable_action_server_gets_an_apology(aiohttp_client, config, models):
+@pytest.fixture
+async def down_client(aiohttp_client, config, models):
+    """The bot with its action endpoint pointing at a port where nothing listens."""
     remote = replace(config, actions=replace(config.actions, endpoint=f"http://127.0.0.1:{free_port()}/webhook",
                                              timeout_s=2))
-    client = await aiohttp_client(init_app(remote, models))
-    messages = await say(client, "remote-2", "where is order SK-1002")
-    assert "something went wrong" in texts(messages)
+    return await aiohttp_client(init_app(remote, models))
+
+
+async def test_a_failed_validation_does_not_poison_the_conversation(down_client):
+    """Case B23: the order number's validation fails (server down); the number is
+    not kept, the form stops, and questions and the handoff still work."""
+    assert "business days" in texts(await say(down_client, "b23", "how long does shipping take?"))
+    assert "order number" in texts(await say(down_client, "b23", "where is my order"))
+    assert "something went wrong" in texts(await say(down_client, "b23", "SK-1002"))
+    assert "price" in texts(await say(down_client, "b23", "do you price match?")).lower()
+    handoff = texts(await say(down_client, "b23", "I want to talk to a human"))
+    assert "passing this conversation to a person" in handoff
+    # handed off: the bot is silent from now on
+    assert await say(down_client, "b23", "hello?") == []
+
+
+async def test_handoff_without_an_action_server_in_chinese(down_client):
+    reply = texts(await say(down_client, "b23-zh", "我要找人工客服"))
+    assert "转接" in reply
+
+
+async def test_recommendations_and_reviews_need_their_server(down_client):
+    reply = texts(await say(down_client, "down-3", "recommend a gift for my mum under 50"))
+    assert "something went wrong" in reply and "person" in reply
+
+
+async def test_a_slow_action_server_times_out_with_a_clear_message(aiohttp_client, config, models):
+    async def slow(request):
+        await asyncio.sleep(5)
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        remote = replace(config, actions=replace(config.actions, endpoint=f"http://127.0.0.1:{port}/webhook",
+                                                 timeout_s=0.5))
+        client = await aiohttp_client(init_app(remote, models))
+        assert "order number" in texts(await say(client, "slow-1", "where is my order"))
+        assert "something went wrong" in texts(await say(client, "slow-1", "SK-1002"))
+        assert "business days" in texts(await say(client, "slow-1", "how long does shipping take?"))
+    finally:
+        await runner.cleanup()

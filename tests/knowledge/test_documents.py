@@ -6,7 +6,7 @@ import pytest
 
 from knowledge import documents
 from knowledge.documents import KnowledgeError, load_passages, split_text
-from knowledge.orders import DEMO_STORE_DIR
+from knowledge.shop import DEMO_STORE_DIR
 
 
 def test_markdown_is_split_by_heading_and_keeps_the_heading_path(tmp_path):

@@ -1,0 +1,176 @@
+"""What every order form shares: the order number, then proof that the
+shopper owns the order, before anything about it is shown or changed.
+
+Each order form (status, cancellation, return/exchange, address change)
+requires `order_id` then `order_check`. `order_check` is filled from the
+shopper's next message (an e-mail address or postcode) or, with no question
+asked, from a customer token the store's logged-in page signed. A wrong
+answer and an unknown order get the same reply, so nothing tells whether the
+order exists. After `verification_max_failures` wrong answers within
+`verification_lockout_s` the conversation cannot look orders up until the
+pause is over. The slot `verified_order` remembers the order proven in this
+conversation, so a second question about it asks nothing again.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextvars
+import time
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import store_data
+from actions.replies import say
+from knowledge.shop import Order, ShopError, normalise_email, normalise_order_id
+from knowledge.shop.identity import looks_like_proof, proves_ownership
+
+ORDER_SLOTS = ("order_id", "order_check")
+VERIFIED = "verified"  # the value order_check holds once ownership is proven (never the e-mail itself)
+FAILURES_SLOT = "verification_failures"  # unix times of wrong answers in this conversation
+VERIFIED_SLOT = "verified_order"
+
+_ended: contextvars.ContextVar[list | None] = contextvars.ContextVar("order_form_ended", default=None)
+
+
+def money(amount: float, currency: str = "USD") -> str:
+    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
+
+
+def items_text(order: Order) -> str:
+    return ", ".join(f"{line.quantity} x {line.name}" for line in order.items)
+
+
+def recent_failures(tracker: Tracker, now: float | None = None) -> list[float]:
+    window = store_data.policy().verification_lockout_s
+    now = time.time() if now is None else now
+    return [t for t in (tracker.get_slot(FAILURES_SLOT) or []) if isinstance(t, (int, float)) and now - t < window]
+
+
+def locked_minutes(tracker: Tracker) -> int | None:
+    """Minutes left of the pause after too many wrong answers, or None."""
+    policy = store_data.policy()
+    failures = recent_failures(tracker)
+    if len(failures) < policy.verification_max_failures:
+        return None
+    left = policy.verification_lockout_s - (time.time() - failures[-policy.verification_max_failures])
+    return max(1, round(left / 60))
+
+
+class OrderFormValidation(FormValidationAction, abc.ABC):
+    """Validation of `order_id` and `order_check`, shared by the order forms.
+    Subclasses give `name()` and may override `after_verified` (the form's own
+    eligibility check) and add `validate_<slot>` for their further slots."""
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """validate_<form name>"""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        token = _ended.set([])
+        try:
+            events = await super().run(dispatcher, tracker, domain)
+            if _ended.get():
+                # the form stops: its slots are cleared so the next request starts afresh
+                form_slots = (domain.get("forms") or {}).get(self.form_name(), {}).get("required_slots", [])
+                events += [SlotSet(slot, None) for slot in form_slots] + [ActiveLoop(None)]
+            return events
+        finally:
+            _ended.reset(token)
+
+    @staticmethod
+    def end_form() -> None:
+        """Stop the form after this validation (its slots are cleared)."""
+        ended = _ended.get()
+        if ended is not None:
+            ended.append(True)
+
+    async def after_verified(self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        """The form's check once the shopper owns `order`: extra slots to set;
+        call `end_form()` after explaining why it cannot go on."""
+        return {}
+
+    async def _verified(self, order_id: str, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            order = await store_data.shop().order(order_id)
+        except ShopError:
+            say(dispatcher, tracker, domain, "store_unavailable")
+            self.end_form()
+            return {}
+        if order is None:  # gone since it was proven: treat as unknown
+            say(dispatcher, tracker, domain, "order_check_failed")
+            return {"order_id": None, "order_check": None}
+        slots = {"order_id": order_id, "order_check": VERIFIED, VERIFIED_SLOT: order_id}
+        slots.update(await self.after_verified(order, dispatcher, tracker, domain))
+        return slots
+
+    async def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> dict[str, Any]:
+        minutes = locked_minutes(tracker)
+        if minutes is not None:
+            say(dispatcher, tracker, domain, "order_check_locked", minutes=minutes)
+            self.end_form()
+            return {"order_id": None}
+        order_id = normalise_order_id(str(value or ""))
+        if order_id is None:
+            say(dispatcher, tracker, domain, "order_id_invalid")
+            return {"order_id": None}
+        if tracker.get_slot(VERIFIED_SLOT) == order_id:
+            return await self._verified(order_id, dispatcher, tracker, domain)
+        email = store_data.customer_email(tracker)
+        if email:
+            # a logged-in shopper: no question when the order is theirs; otherwise the
+            # usual question follows, which tells nothing about the order
+            try:
+                order = await store_data.shop().order(order_id)
+            except ShopError:
+                say(dispatcher, tracker, domain, "store_unavailable")
+                self.end_form()
+                return {"order_id": None}
+            if order is not None and normalise_email(order.email) == email:
+                return await self._verified(order_id, dispatcher, tracker, domain)
+        return {"order_id": order_id, "order_check": None}
+
+    async def validate_order_check(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        if value == VERIFIED and tracker.get_slot(VERIFIED_SLOT) == tracker.get_slot("order_id"):
+            return {"order_check": VERIFIED}
+        claim = str(value or "").strip()
+        if not looks_like_proof(claim):
+            return {"order_check": None}  # not an answer (a question typed instead): the form asks again
+        minutes = locked_minutes(tracker)
+        if minutes is not None:
+            say(dispatcher, tracker, domain, "order_check_locked", minutes=minutes)
+            self.end_form()
+            return {"order_check": None}
+        order_id = tracker.get_slot("order_id")
+        try:
+            order = await store_data.shop().order(order_id) if order_id else None
+        except ShopError:
+            say(dispatcher, tracker, domain, "store_unavailable")
+            self.end_form()
+            return {"order_check": None}
+        if order is not None and proves_ownership(order, claim):
+            return await self._verified(order.order_id, dispatcher, tracker, domain)
+        failures = recent_failures(tracker) + [time.time()]
+        slots = {"order_check": None, "order_id": None, FAILURES_SLOT: failures}
+        if len(failures) >= store_data.policy().verification_max_failures:
+            say(dispatcher, tracker, domain, "order_check_locked",
+                minutes=max(1, round(store_data.policy().verification_lockout_s / 60)))
+            self.end_form()
+        else:
+            say(dispatcher, tracker, domain, "order_check_failed")
+        return slots
+
+
+async def verified_order(tracker: Tracker) -> Order | None:
+    """The order the form proved, or None (not proven, or gone)."""
+    order_id = tracker.get_slot("order_id")
+    if not order_id or tracker.get_slot("order_check") != VERIFIED or tracker.get_slot(VERIFIED_SLOT) != order_id:
+        return None
+    return await store_data.shop().order(order_id)
