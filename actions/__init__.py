@@ -8,23 +8,25 @@ decisions from `knowledge.shop.policy`, the words from `actions.replies`.
 
 from actions.cancel_order import ActionAskConfirmCancel, ActionCancelOrder, ValidateCancelOrderForm
 from actions.change_address import (
-                                    ActionAskConfirmAddress,
-                                    ActionAskNewAddress,
-                                    ActionChangeAddress,
-                                    ValidateAddressChangeForm,
+    ActionAskConfirmAddress,
+    ActionAskNewAddress,
+    ActionChangeAddress,
+    ValidateAddressChangeForm,
 )
 from actions.handoff import ActionHandoffToHuman
 from actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
 from actions.recommend import ActionRecommend
 from actions.returns import (
-                                    ActionAskConfirmReturn,
-                                    ActionAskExchangeFor,
-                                    ActionAskReturnItem,
-                                    ActionCreateReturn,
-                                    ValidateReturnForm,
+    ActionAskConfirmReturn,
+    ActionAskExchangeFor,
+    ActionAskReturnItem,
+    ActionCreateReturn,
+    ValidateReturnForm,
 )
+from actions.reviews import ActionReviewSummary
 
 __all__ = ["ActionAskConfirmAddress", "ActionAskConfirmCancel", "ActionAskConfirmReturn", "ActionAskExchangeFor",
            "ActionAskNewAddress", "ActionAskReturnItem", "ActionCancelOrder", "ActionChangeAddress",
            "ActionCreateReturn", "ActionHandoffToHuman", "ActionOrderStatus", "ActionRecommend",
-           "ValidateAddressChangeForm", "ValidateCancelOrderForm", "ValidateOrderStatusForm", "ValidateReturnForm"]
+           "ActionReviewSummary", "ValidateAddressChangeForm", "ValidateCancelOrderForm", "ValidateOrderStatusForm",
+           "ValidateReturnForm"]

@@ -22,8 +22,8 @@ FORM_SLOTS = ("order_id", "order_check", "confirm_cancel")
 def refuse(reason: str, order: Order, dispatcher, tracker, domain) -> None:
     """Say why `order` cannot be cancelled (a policy or backend reason code)."""
     policy = store_data.policy()
-    key = {"already_cancelled": "cancel_refused_cancelled", "window_passed": "cancel_refused_window"}.get(
-        reason, "cancel_refused_packed")
+    key = {"already_cancelled": "cancel_refused_cancelled", "window_passed": "cancel_refused_window",
+           "already_packed": "cancel_refused_packed"}.get(reason, "refused_other")
     say(dispatcher, tracker, domain, key, order_id=order.order_id, status=order.status.replace("_", " "),
         hours=policy.cancel_window_hours, return_days=policy.return_window_days)
 

@@ -45,9 +45,9 @@ def parse_address(text: str, old: Address) -> Address | None:
     return Address(name=old.name, line1=parts[0], city=city, region=region, postcode=postcode, country=old.country)
 
 
-def refuse(order: Order, dispatcher, tracker, domain) -> None:
-    say(dispatcher, tracker, domain, "address_refused_packed", order_id=order.order_id,
-        status=order.status.replace("_", " "))
+def refuse(order: Order, dispatcher, tracker, domain, reason: str = "already_packed") -> None:
+    say(dispatcher, tracker, domain, "address_refused_packed" if reason == "already_packed" else "refused_other",
+        order_id=order.order_id, status=order.status.replace("_", " "))
 
 
 class ValidateAddressChangeForm(OrderFormValidation):
@@ -111,8 +111,8 @@ class ActionChangeAddress(Action):
                 refuse(order, dispatcher, tracker, domain)
                 return reset
             updated = await store_data.shop().change_address(order.order_id, Address.from_dict(fields))
-        except ShopRefused:
-            refuse(order, dispatcher, tracker, domain)
+        except ShopRefused as exc:
+            refuse(order, dispatcher, tracker, domain, exc.reason)
             return reset
         except ShopError:
             say(dispatcher, tracker, domain, "store_unavailable")

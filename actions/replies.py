@@ -55,6 +55,10 @@ REPLIES: dict[str, dict[str, str]] = {
               "passed. Once it is delivered you can return it within {return_days} days of delivery.",
         "zh": "订单只能在下单后 {hours} 小时内取消，订单 {order_id} 已超过该时限。"
               "收货后 {return_days} 天内可以申请退货。"},
+    "refused_other": {
+        "en": "I can't make that change to order {order_id} from here. A person from our team can look at it: "
+              "just ask for one.",
+        "zh": "我无法在这里对订单 {order_id} 做此更改。工作人员可以帮您处理，您可以要求转接人工客服。"},
     "cancel_refused_cancelled": {"en": "Order {order_id} is already cancelled.",
                                  "zh": "订单 {order_id} 已经取消了。"},
     # -- returns and exchanges

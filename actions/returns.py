@@ -178,8 +178,11 @@ class ActionCreateReturn(Action):
             exchange_for = tracker.get_slot("exchange_for") if kind(tracker) == "exchange" else None
             record = await store_data.shop().create_return(order.order_id, [line.sku], kind(tracker),
                                                            reason="asked in chat", exchange_for=exchange_for)
-        except ShopRefused:
-            say(dispatcher, tracker, domain, "return_refused_requested", order_id=order.order_id, item=line.name)
+        except ShopRefused as exc:
+            if exc.reason in REFUSAL:
+                refuse(Decision(False, exc.reason), order, line, dispatcher, tracker, domain)
+            else:
+                say(dispatcher, tracker, domain, "refused_other", order_id=order.order_id)
             return reset
         except ShopError:
             say(dispatcher, tracker, domain, "store_unavailable")

@@ -12,11 +12,8 @@ from rasa_sdk import Tracker
 
 from bot.config import Config, load_config
 from knowledge.shop import Shop, open_shop
-from knowledge.shop.identity import token_email
+from knowledge.shop.identity import CUSTOMER_TOKEN_KEY, token_email
 from knowledge.shop.policy import Policy
-
-CUSTOMER_TOKEN_KEY = "customer_token"  # in a message's metadata, from the store's logged-in page
-
 
 _opened: dict[str, object] = {}  # "config", "shop": read once per process
 

@@ -16,6 +16,8 @@ from bot.sessions.embedded_redis import EmbeddedRedisError
 from knowledge.cli import add_knowledge_commands
 from knowledge.documents import KnowledgeError
 from knowledge.recommend_cli import add_recommend_commands
+from knowledge.reviews_cli import add_review_commands
+from lm.sentiment import SentimentError
 
 
 def _setup_logging(config, verbose: bool) -> None:
@@ -160,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_nlu_commands(sub)
     add_knowledge_commands(sub)
     add_recommend_commands(sub)
+    add_review_commands(sub)
     return parser
 
 
@@ -181,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(config, args.verbose)
     try:
         return args.func(args, config)
-    except (KnowledgeError, EmbeddedRedisError, OSError) as exc:  # a bad knowledge file, a data directory
-        # another shopkeep is using, a port in use, a missing file
+    except (KnowledgeError, SentimentError, EmbeddedRedisError, OSError) as exc:
+        # a bad knowledge file, a missing sentiment model, a data directory another shopkeep
+        # is using, a port in use, a missing file
         print(f"shopkeep: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a clear one-line error for store owners; the log has the traceback

@@ -230,6 +230,10 @@ def product_passage(row: dict, path: Path) -> Passage:
         facts.append(f"Colours: {', '.join(product.colours)}.")
     if product.sizes:
         facts.append(f"Sizes: {', '.join(product.sizes)}.")
+    if product.final_sale:
+        facts.append("Final Sale: cannot be returned or exchanged.")
+    elif not product.returnable:
+        facts.append("This item cannot be returned.")
     if product.average_rating is not None:
         facts.append(f"Average rating {product.average_rating:.1f} of 5 from {len(product.reviews)} reviews.")
     return Passage(f"product:{product.sku}", f"{product.name} ({product.category})",

@@ -152,7 +152,8 @@ class SocketIOChannel:
         if not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID_CHARS:
             client_id = uuid.uuid4().hex
         try:
-            await socket_turn(self.app, conversation_id, client_id, data.get("message"), session["ip"], CHANNEL)
+            await socket_turn(self.app, conversation_id, client_id, data.get("message"), session["ip"], CHANNEL,
+                              metadata=metadata)
             pump = self.pumps.get(sid)
             if pump is not None:
                 await pump.flush()

@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.channels.base import ChannelError, OnText, check_text
 from bot.channels.turns import run_turn
 from bot.typedefs import config_key, rate_limits_key
+from knowledge.shop.identity import CUSTOMER_TOKEN_KEY
 
 MAX_CLIENT_ID_CHARS = 64
 
@@ -34,8 +35,12 @@ def check_client_id(client_id) -> str:
     return client_id
 
 
+MAX_TOKEN_CHARS = 4096  # a logged-in shopper's JWT from the store's page (README, "Orders ...")
+
+
 async def socket_turn(app: web.Application, conversation_id: str, client_id: str, text: str, ip: str,
-                      channel: str, display: str | None = None, on_text: OnText | None = None) -> list[dict]:
+                      channel: str, display: str | None = None, on_text: OnText | None = None,
+                      metadata: dict | None = None) -> list[dict]:
     """Run one shopper message and deliver the replies; returns the new reply entries.
 
     Raises ChannelError (400/413 bad message, 429 over a rate limit),
@@ -48,4 +53,12 @@ async def socket_turn(app: web.Application, conversation_id: str, client_id: str
     if not text.strip():
         raise ChannelError(400, "'message' must not be empty")
     await app[rate_limits_key].message(conversation_id, ip)
-    return await run_turn(app, conversation_id, client_id, text, channel, display, on_text=on_text)
+    return await run_turn(app, conversation_id, client_id, text, channel, display, on_text=on_text,
+                          metadata=passed_metadata(metadata))
+
+
+def passed_metadata(metadata) -> dict:
+    """The parts of a client's message metadata the turn may see: the store site's signed
+    customer token (checked by the actions), when it is a string of sensible length."""
+    token = metadata.get(CUSTOMER_TOKEN_KEY) if isinstance(metadata, dict) else None
+    return {CUSTOMER_TOKEN_KEY: token} if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS else {}

@@ -15,7 +15,7 @@ in README.md ("Website widget"); in short:
                     {"type": "typing", "on": bool}
                     {"type": "error", "status", "error", "reason"?, "retry_after_s"?, "client_id"?}
                     {"type": "pong"}
-  client -> server  {"type": "message", "client_id", "text", "display"?}
+  client -> server  {"type": "message", "client_id", "text", "display"?, "metadata"?: {"customer_token"}}
                     {"type": "ack", "id"}
                     {"type": "ping"}
 
@@ -148,7 +148,7 @@ class WidgetSocket:
         await self.send({"type": "typing", "on": True})
         try:
             await socket_turn(self.app, self.conversation_id, client_id, frame.get("text"), self.ip, CHANNEL,
-                              display=frame.get("display"), on_text=partial)
+                              display=frame.get("display"), on_text=partial, metadata=frame.get("metadata"))
             # the replies before "typing off"; if Redis went away just now, the pump sends them later
             async with asyncio.timeout(FLUSH_WAIT_S):
                 await self.pump.flush()

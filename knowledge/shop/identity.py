@@ -16,6 +16,7 @@ import jwt
 
 from knowledge.shop import Order, normalise_email, normalise_postcode
 
+CUSTOMER_TOKEN_KEY = "customer_token"  # where channels pass the token, in a message's metadata
 EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}")
 # Postcodes of most countries: 3-10 letters and digits with at most two spaces or dashes, at least one digit.
 POSTCODE = re.compile(r"(?=[A-Za-z0-9 -]*\d)[A-Za-z0-9]{2,5}(?:[ -]?[A-Za-z0-9]{1,5}){0,2}")

@@ -35,7 +35,7 @@ async def test_action_server_lists_the_actions(action_server):
             names = {a["name"] for a in await resp.json()}
     assert {"action_order_status", "validate_order_status_form", "action_cancel_order", "validate_cancel_order_form",
             "action_create_return", "validate_return_form", "action_change_address", "action_recommend",
-            "action_handoff_to_human"} <= names
+            "action_review_summary", "action_handoff_to_human"} <= names
 
 
 @pytest.fixture

@@ -392,8 +392,11 @@ function frame(obj) {
   ws.send(JSON.stringify(obj));
   return true;
 }
+// data-customer-token: the store page's signed token for a logged-in shopper (README, "Orders ...").
+const customerToken = opt('customer-token');
 function transmit(p) {
-  if (frame({ type: 'message', ...p })) { lastSent = p.client_id; ping(); }
+  const extra = customerToken ? { metadata: { customer_token: customerToken } } : {};
+  if (frame({ type: 'message', ...p, ...extra })) { lastSent = p.client_id; ping(); }
 }
 // A ping after each message and every 25 s (the server answers at once, even mid-turn):
 // no frame at all back within 6 s means a dead socket.

@@ -263,3 +263,24 @@ async def test_a_foreign_origin_is_refused_and_an_allowed_one_or_none_accepted(a
     for headers in ({"Origin": "https://shop.example.com"}, {"Origin": f"http://{server.host}:{server.port}"}, {}):
         client = await clients(server, headers)  # the store, the bot's own page, a non-browser client
         assert await client.session()
+
+
+async def test_a_customer_token_in_custom_data_reaches_the_order_actions(server, clients, config):
+    """rasa-webchat's customData carries the store page's token for a logged-in shopper: their order
+    is shown without the e-mail question; nothing else from customData reaches the actions."""
+    import time
+
+    import jwt
+
+    from actions import store_data
+
+    secret = "socketio-test-secret-of-enough-length!"
+    store_data.use(replace(config, store=replace(config.store, customer_token_secret=secret)), store_data.shop(),
+                   on=store_data.today())
+    token = jwt.encode({"email": "sam.lee@example.com", "exp": int(time.time()) + 600}, secret, algorithm="HS256")
+    client = await clients(server)
+    session = await client.session()
+    await client.sio.call("user_uttered", {"message": "where is order SK-1002", "session_id": session,
+                                           "customData": {"customer_token": token, "language": "en"}}, timeout=30)
+    replies = " ".join(p.get("text", "") for p in uttered(await client.quiet(0.3)))
+    assert "Merino Wool Throw" in replies and "e-mail address" not in replies
