@@ -25,23 +25,21 @@ POSTCODE_IN_LINE = re.compile(r"\b(\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z
 def parse_address(text: str, old: Address) -> Address | None:
     """An address from one line ("12 Oak St, Springfield, IL 62701"): the
     street first, then the city, then region and postcode; the name and
-    country are kept from the old address unless given. None when it has no
-    street number or no postcode."""
+    country are kept from the old address. None without a street number or a
+    postcode. The shopper confirms what was read before anything changes."""
     parts = [p.strip() for p in re.split(r"[,\n，]", text or "") if p.strip()]
-    if len(parts) < 2 or not re.search(r"\d", parts[0]) or len(text) > 200:
+    if len(parts) < 2 or len(text) > 200 or not re.search(r"\d", parts[0]):
         return None
-    postcodes = [m.group(1) for p in parts[1:] for m in [POSTCODE_IN_LINE.search(p)] if m]
-    if not postcodes:
+    last = POSTCODE_IN_LINE.search(parts[-1])
+    if last is None:
         return None
-    postcode = postcodes[-1]
-    tail = [p for p in parts[1:]]
-    region = ""
-    last = tail[-1].replace(postcode, "").strip()
-    city = tail[0].replace(postcode, "").strip() if len(tail) > 1 or not last else ""
-    if len(tail) > 1:
-        region = last
-    elif last and not city:
-        city = last
+    postcode = last.group(1)
+    rest_of_last = (parts[-1][:last.start()] + parts[-1][last.end():]).strip()
+    middle = parts[1:-1]
+    if middle:  # "street, city, region postcode"
+        city, region = middle[0], rest_of_last
+    else:  # "street, city postcode"
+        city, region = rest_of_last, ""
     return Address(name=old.name, line1=parts[0], city=city, region=region, postcode=postcode, country=old.country)
 
 

@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.dialogue.engine import HANDOFF_TEXT
 from lm.language import has_chinese
 
 REPLIES: dict[str, dict[str, str]] = {
@@ -127,9 +128,7 @@ REPLIES: dict[str, dict[str, str]] = {
               "You can ask the carrier to redirect the package with the tracking link.",
         "zh": "订单 {order_id} 已经打包（{status}），我们无法再修改地址。您可以通过物流追踪链接请承运商改派。"},
     # -- handoff
-    "handoff": {"en": "I'm passing this conversation to a person from our team. They'll reply here as soon as "
-                      "they can, and they can see what we've talked about so far.",
-                "zh": "我正在为您转接我们团队的工作人员。他们会尽快在这里回复您，并能看到我们之前的对话。"},
+    "handoff": HANDOFF_TEXT,
 }
 
 YES_NO = {"en": [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}],

@@ -28,7 +28,6 @@ Conversation ids are "<platform>:<address>" ("telegram:123456789").
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import os
@@ -42,7 +41,7 @@ import aiohttp
 import redis.asyncio as redis
 from aiohttp import web
 from redis.exceptions import LockError, RedisError, ResponseError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import RetryCallState
 
 from bot.channels.base import TURN_ERRORS, ChannelError, error_response
 from bot.channels.outbound import API, Outbox
@@ -50,6 +49,7 @@ from bot.channels.turns import run_turn
 from bot.sessions.lock import LockTimeout
 from bot.sessions.redis_client import SessionStoreUnavailable, unavailable
 from bot.typedefs import assistant_key, config_key, outbox_key, redis_key
+from knowledge.retrying import retry_after, retrying
 from lm.language import detect_language, has_chinese
 
 log = logging.getLogger(__name__)
@@ -228,20 +228,6 @@ class Retryable(SendFailed):
         self.retry_after_s = retry_after_s
 
 
-def retry_after(headers, default: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), else `default`."""
-    value = headers.get("Retry-After") if headers is not None else None
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return default
-
-
 # check(status, headers, body) -> raise Retryable / SendFailed, or return the result
 Check = Callable[[int, Any, Any], Any]
 
@@ -278,18 +264,6 @@ class ApiClient:
         self.attempts = attempts
         self.max_wait_s = max_wait_s
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._backoff = wait_exponential_jitter(initial=0.5, max=max_wait_s, jitter=0.25)
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, Retryable) and exc.retry_after_s is not None:
-            return exc.retry_after_s
-        return self._backoff(state)
-
-    def _stop(self, state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        too_long = isinstance(exc, Retryable) and (exc.retry_after_s or 0) > self.max_wait_s
-        return state.attempt_number >= self.attempts or too_long
 
     async def call(self, method: str, url: str, *, check: Check = default_check, what: str = "send",
                    **kwargs) -> Any:
@@ -300,10 +274,8 @@ class ApiClient:
             log.warning("%s %s: %s; try %d of %d in %.1f s", what, _safe(url), exc, state.attempt_number,
                         self.attempts, state.upcoming_sleep)
 
-        retrying = AsyncRetrying(stop=self._stop, wait=self._wait, retry=retry_if_exception_type(Retryable),
-                                 before_sleep=before_sleep, reraise=True)
         try:
-            async for attempt in retrying:
+            async for attempt in retrying(Retryable, self.attempts, self.max_wait_s, before_sleep=before_sleep):
                 with attempt:
                     return await self._once(method, url, check, kwargs)
         except Retryable as exc:

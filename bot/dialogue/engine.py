@@ -36,6 +36,7 @@ OFFER_BUTTONS = {"en": [{"title": "Yes, connect me", "payload": "I want to talk 
                         {"title": "No, thanks", "payload": "no thanks"}],
                  "zh": [{"title": "转接人工客服", "payload": "我要转人工客服"},
                         {"title": "不用了", "payload": "不用了，谢谢"}]}
+# What the shopper is told when the conversation goes to a person (also the handoff action's words).
 HANDOFF_TEXT = {"en": "I'm passing this conversation to a person from our team. They'll reply here as soon as "
                       "they can, and they can see what we've talked about so far.",
                 "zh": "我正在为您转接我们团队的工作人员。他们会尽快在这里回复您，并能看到我们之前的对话。"}
@@ -169,7 +170,7 @@ class Dialogue:
         for slot, spec in self.domain.slots.items():
             for mapping in spec.get("mappings") or []:
                 kind = mapping.get("type")
-                if not self._mapping_applies(session, mapping, intent, slot):
+                if not self._mapping_applies(session, mapping, intent):
                     continue
                 if kind == "from_entity":
                     values = [e["value"] for e in parse.get("entities", []) if e["entity"] == mapping.get("entity")]
@@ -188,7 +189,7 @@ class Dialogue:
                 break
 
     @staticmethod
-    def _mapping_applies(session: Session, mapping: dict, intent: str, slot: str) -> bool:
+    def _mapping_applies(session: Session, mapping: dict, intent: str) -> bool:
         if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
             return False
         if mapping.get("not_intent") and intent in _as_list(mapping["not_intent"]):

@@ -61,7 +61,6 @@ cache while it is fresh. `stock(sku)` always asks.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import time
@@ -71,10 +70,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import RetryCallState
 
 from knowledge.catalog import Product, product_from_row
 from knowledge.documents import KnowledgeError
+from knowledge.retrying import retry_after, retrying
 from knowledge.shop import (
     Address,
     Customer,
@@ -120,7 +120,7 @@ class HttpShop:
         self.attempts = attempts
         self.catalog_ttl_s = catalog_ttl_s
         self.max_wait_s = max_wait_s
-        self._backoff = wait_exponential_jitter(initial=backoff_s, max=max_wait_s, jitter=backoff_s / 2)
+        self.backoff_s = backoff_s
         self._session: aiohttp.ClientSession | None = None
         self._catalog: tuple[float, list[Product], dict[str, Product]] | None = None  # (expires, list, by sku)
         self._catalog_lock = asyncio.Lock()
@@ -269,17 +269,6 @@ class HttpShop:
                                                   timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         return self._session
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after_s is not None:
-            return exc.retry_after_s
-        return self._backoff(state)
-
-    def _stop(self, state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        too_long = isinstance(exc, _Retryable) and (exc.retry_after_s or 0) > self.max_wait_s
-        return state.attempt_number >= self.attempts or too_long
-
     async def _call(self, method: str, path: str, body: dict | None = None,
                     params: dict | None = None) -> tuple[int, Any]:
         """One logical request, retried: the status and the parsed body of
@@ -291,10 +280,8 @@ class HttpShop:
             log.warning("%s: %s; try %d of %d in %.1f s", where, state.outcome.exception(), state.attempt_number,
                         self.attempts, state.upcoming_sleep)
 
-        retrying = AsyncRetrying(stop=self._stop, wait=self._wait, retry=retry_if_exception_type(_Retryable),
-                                 before_sleep=before_sleep, reraise=True)
         try:
-            async for attempt in retrying:
+            async for attempt in retrying(_Retryable, self.attempts, self.max_wait_s, self.backoff_s, before_sleep):
                 with attempt:
                     return await self._once(method, path, body, params, headers)
         except _Retryable as exc:
@@ -324,7 +311,7 @@ class HttpShop:
             log.error("%s", message)
             raise ShopUnavailable(message)
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status}", _retry_after(response_headers) if status == 429 else None)
+            raise _Retryable(f"HTTP {status}", retry_after(response_headers) if status == 429 else None)
         if not raw.strip():
             return status, None
         try:
@@ -352,15 +339,3 @@ def _mapping(body: Any, where: str) -> dict:
     return body
 
 
-def _retry_after(headers) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
