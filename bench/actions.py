@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import load_config  # noqa: E402
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions  # noqa: E402
 from bot.dialogue.domain import Domain  # noqa: E402
-from tests.helpers import free_port, wait_for_port  # noqa: E402
+from tests.helpers import start_action_server  # noqa: E402
 
 
 def calls(domain: Domain, events: int) -> list[dict]:
@@ -78,12 +77,9 @@ async def main(args: argparse.Namespace) -> None:
     os.environ["SHOPKEEP_DATA_DIR"] = data_dir
     local = InProcessActions("actions")
     in_process = await timed(local, payloads, args.calls)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    proc, url = start_action_server()
     try:
-        wait_for_port(port, proc)
-        remote = RemoteActions(f"http://127.0.0.1:{port}/webhook")
+        remote = RemoteActions(url)
         over_http = await timed(remote, payloads, args.calls)
         await remote.close()
     finally:

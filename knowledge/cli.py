@@ -13,14 +13,19 @@ from pathlib import Path
 from knowledge.documents import KnowledgeError, load_passages
 
 
-def read_queries(path: Path) -> list[str]:
-    """One JSON object with a "query" per line (or one plain question per line)."""
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; KnowledgeError (naming the file) when it is missing or not UTF-8."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise KnowledgeError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
         raise KnowledgeError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_queries(path: Path) -> list[str]:
+    """One JSON object with a "query" per line (or one plain question per line)."""
+    lines = read_lines(path)
     queries = []
     for number, line in enumerate(lines, 1):
         if not line.strip():

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from knowledge.documents import KnowledgeError
+from knowledge.cli import read_lines
 
 CHUNK = 512  # texts scored per call, so a large file shows progress and memory stays flat
 
@@ -17,12 +17,7 @@ def read_review_lines(path: Path) -> list[tuple[str, str | None]]:
     """(text, problem) per line, in order: a line is a JSON object with a
     "text" string or a plain text. A line that cannot be read becomes
     ("", why) instead of stopping the file, so the output keeps the order."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise KnowledgeError(f"{path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise KnowledgeError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = read_lines(path)
     rows: list[tuple[str, str | None]] = []
     for line in lines:
         if line.lstrip().startswith("{"):

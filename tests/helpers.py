@@ -29,6 +29,16 @@ def wait_for_port(port: int, proc, timeout_s: float = 60) -> None:
     raise RuntimeError(f"nothing listened on port {port} within {timeout_s} s")
 
 
+def start_action_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`python -m rasa_sdk --actions actions` on a free port, once it listens: (process, webhook URL).
+    `env`: variables on top of this process's (SHOPKEEP_DATA_DIR, SHOPKEEP_TODAY ...)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    wait_for_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}/webhook"
+
+
 async def say(client, sender: str, message: str) -> list[dict]:
     resp = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
     assert resp.status == 200, await resp.text()

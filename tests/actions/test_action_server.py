@@ -2,9 +2,6 @@
 HTTP; and what the shopper gets when that server is down or slow (case B23)."""
 
 import asyncio
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import aiohttp
@@ -12,19 +9,15 @@ import pytest
 from aiohttp import web
 
 from bot.server import init_app
-from tests.helpers import free_port, say, texts, wait_for_port
+from tests.helpers import free_port, say, start_action_server, texts
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def action_server(tmp_path_factory):
-    port = free_port()
-    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(tmp_path_factory.mktemp("remote-data"))}
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wait_for_port(port, proc)
-    yield f"http://127.0.0.1:{port}"
+    proc, url = start_action_server({"SHOPKEEP_DATA_DIR": str(tmp_path_factory.mktemp("remote-data"))})
+    yield url.rsplit("/", 1)[0]
     proc.terminate()
     proc.wait(timeout=10)
 

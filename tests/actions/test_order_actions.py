@@ -4,8 +4,6 @@ anything is shown or changed, the policy decides, and replies follow the
 shopper's language. Every test runs twice: with the actions in process, and
 on a real action server (`python -m rasa_sdk --actions actions`) over HTTP."""
 
-import os
-import sys
 import time
 from dataclasses import replace
 
@@ -17,7 +15,7 @@ from bot.server import init_app
 from knowledge.shop import DEMO_STORE_DIR
 from knowledge.shop.files import FileShop
 from tests.conftest import DEMO_TODAY
-from tests.helpers import free_port, say, texts, wait_for_port
+from tests.helpers import say, start_action_server, texts
 
 # Demo orders and their owners' details (knowledge/demo/orders.json)
 SAM = "sam.lee@example.com"  # SK-1002 (shipped), SK-1007, SK-1012, SK-1017
@@ -35,15 +33,9 @@ def store_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def action_server(store_dir):
-    import subprocess
-
-    port = free_port()
-    env = {**os.environ, "SHOPKEEP_DATA_DIR": str(store_dir), "SHOPKEEP_TODAY": DEMO_TODAY.isoformat(),
-           "SHOPKEEP_CUSTOMER_TOKEN_SECRET": TOKEN_SECRET}
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wait_for_port(port, proc)
-    yield f"http://127.0.0.1:{port}/webhook"
+    proc, url = start_action_server({"SHOPKEEP_DATA_DIR": str(store_dir), "SHOPKEEP_TODAY": DEMO_TODAY.isoformat(),
+                                     "SHOPKEEP_CUSTOMER_TOKEN_SECRET": TOKEN_SECRET})
+    yield url
     proc.terminate()
     proc.wait(timeout=10)
 
