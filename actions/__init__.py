@@ -30,3 +30,35 @@ __all__ = ["ActionAskConfirmAddress", "ActionAskConfirmCancel", "ActionAskConfir
            "ActionCreateReturn", "ActionHandoffToHuman", "ActionOrderStatus", "ActionRecommend",
            "ActionReviewSummary", "ValidateAddressChangeForm", "ValidateCancelOrderForm", "ValidateOrderStatusForm",
            "ValidateReturnForm"]
+
+
+def _warm_up_on_an_action_server() -> None:
+    """On `python -m rasa_sdk`, build the recommender and load the sentiment model in the
+    background at start, so the first shopper to ask is not kept waiting past the bot's
+    action timeout. (In the bot's own process they are built on first use.)"""
+    import asyncio
+    import sys
+    import threading
+
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", "") != "rasa_sdk.__main__":
+        return
+
+    async def build() -> None:
+        from actions import store_data
+        from actions.recommend import recommender
+
+        await recommender()
+        await store_data.shop().close()  # its connections belong to this loop; the server opens its own
+
+    def warm() -> None:
+        from lm.sentiment import get_analyser
+
+        asyncio.run(build())
+        get_analyser().warm_up()
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
+
+
+_warm_up_on_an_action_server()
+

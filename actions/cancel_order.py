@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import store_data
 from actions.order_forms import OrderFormValidation, items_text, money, verified_order
-from actions.replies import say, yes_no
+from actions.replies import say, status_words, yes_no
 from knowledge.shop import Order, ShopError, ShopRefused
 from knowledge.shop.policy import can_cancel
 
@@ -24,7 +24,7 @@ def refuse(reason: str, order: Order, dispatcher, tracker, domain) -> None:
     policy = store_data.policy()
     key = {"already_cancelled": "cancel_refused_cancelled", "window_passed": "cancel_refused_window",
            "already_packed": "cancel_refused_packed"}.get(reason, "refused_other")
-    say(dispatcher, tracker, domain, key, order_id=order.order_id, status=order.status.replace("_", " "),
+    say(dispatcher, tracker, domain, key, order_id=order.order_id, status=status_words(tracker, order.status),
         hours=policy.cancel_window_hours, return_days=policy.return_window_days)
 
 

@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store_data
-from actions.order_forms import OrderFormValidation, verified_order
-from actions.replies import say, yes_no
+from actions.order_forms import OrderFormValidation, not_an_answer, verified_order
+from actions.replies import say, status_words, yes_no
 from knowledge.shop import Address, Order, ShopError, ShopRefused
 from knowledge.shop.policy import can_change_address
 
@@ -23,29 +23,39 @@ POSTCODE_IN_LINE = re.compile(r"\b(\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z
 
 
 def parse_address(text: str, old: Address) -> Address | None:
-    """An address from one line ("12 Oak St, Springfield, IL 62701"): the
-    street first, then the city, then region and postcode; the name and
-    country are kept from the old address. None without a street number or a
-    postcode. The shopper confirms what was read before anything changes."""
-    parts = [p.strip() for p in re.split(r"[,\n，]", text or "") if p.strip()]
-    if len(parts) < 2 or len(text) > 200 or not re.search(r"\d", parts[0]):
+    """An address written on one line: the street first, then the city, then
+    region and postcode, then optionally the country ("12 Oak St, Springfield,
+    IL 62701"; "10 Downing Street, London SW1A 2AA, UK"; "上海市浦东新区世纪大道100号
+    200120"). The name, and the country unless given, are kept from the old
+    address. None without a street number or a postcode. The shopper confirms
+    what was read before anything changes."""
+    text = (text or "").strip()
+    if len(text) > 200:
         return None
-    last = POSTCODE_IN_LINE.search(parts[-1])
-    if last is None:
+    parts = [p.strip() for p in re.split(r"[,\n，]", text) if p.strip()]
+    if len(parts) == 1:  # no commas: the postcode is the last one in the line
+        found = list(POSTCODE_IN_LINE.finditer(parts[0]))
+        if len(found) < 2 and not re.search(r"\d", parts[0][:found[-1].start()] if found else ""):
+            return None
+        last = found[-1]
+        street = (parts[0][:last.start()] + parts[0][last.end():]).strip()
+        return Address(name=old.name, line1=street, postcode=last.group(1), country=old.country)
+    if not re.search(r"\d", parts[0]):
         return None
-    postcode = last.group(1)
-    rest_of_last = (parts[-1][:last.start()] + parts[-1][last.end():]).strip()
-    middle = parts[1:-1]
-    if middle:  # "street, city, region postcode"
-        city, region = middle[0], rest_of_last
-    else:  # "street, city postcode"
-        city, region = rest_of_last, ""
-    return Address(name=old.name, line1=parts[0], city=city, region=region, postcode=postcode, country=old.country)
+    for k in range(len(parts) - 1, 0, -1):
+        if found := POSTCODE_IN_LINE.search(parts[k]):
+            break
+    else:
+        return None
+    rest = (parts[k][:found.start()] + parts[k][found.end():]).strip()
+    country = parts[k + 1] if k + 1 < len(parts) and not re.search(r"\d", parts[k + 1]) else old.country
+    city, region = (parts[1], rest) if k > 1 else (rest, "")
+    return Address(name=old.name, line1=parts[0], city=city, region=region, postcode=found.group(1), country=country)
 
 
 def refuse(order: Order, dispatcher, tracker, domain, reason: str = "already_packed") -> None:
     say(dispatcher, tracker, domain, "address_refused_packed" if reason == "already_packed" else "refused_other",
-        order_id=order.order_id, status=order.status.replace("_", " "))
+        order_id=order.order_id, status=status_words(tracker, order.status))
 
 
 class ValidateAddressChangeForm(OrderFormValidation):
@@ -61,9 +71,12 @@ class ValidateAddressChangeForm(OrderFormValidation):
     async def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
         order = await verified_order(tracker)
-        address = parse_address(str(value or ""), order.shipping_address) if order else None
+        if order is None:
+            return {"new_address": None}
+        address = parse_address(str(value or ""), order.shipping_address)
         if address is None:
-            say(dispatcher, tracker, domain, "address_invalid")
+            if not not_an_answer(tracker, str(value or "")):
+                say(dispatcher, tracker, domain, "address_invalid")
             return {"new_address": None}
         return {"new_address": address.one_line(), "new_address_fields": address.__dict__}
 

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import abc
 import contextvars
+import re
+import threading
 import time
+from collections import defaultdict
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -27,7 +30,7 @@ from rasa_sdk.types import DomainDict
 from actions import store_data
 from actions.replies import say
 from knowledge.shop import Order, ShopError, normalise_email, normalise_order_id
-from knowledge.shop.identity import looks_like_proof, proves_ownership
+from knowledge.shop.identity import find_proof, proves_ownership
 
 ORDER_SLOTS = ("order_id", "order_check")
 VERIFIED = "verified"  # the value order_check holds once ownership is proven (never the e-mail itself)
@@ -35,6 +38,23 @@ FAILURES_SLOT = "verification_failures"  # unix times of wrong answers in this c
 VERIFIED_SLOT = "verified_order"
 
 _ended: contextvars.ContextVar[list | None] = contextvars.ContextVar("order_form_ended", default=None)
+
+
+QUESTION = re.compile(r"[?？]\s*$|^\s*(?:how|what|when|where|why|which|who|can|could|do|does|did|is|are|will|"
+                      r"would|should|may)\b|吗\s*$|^\s*(?:怎么|为什么|什么|多久|能不能|可以|是否)", re.IGNORECASE)
+
+
+# Intents that leave a form's question unanswered ("I want to talk to a human", "never mind").
+ESCAPE_INTENTS = ("human_handoff", "stop")
+
+
+def not_an_answer(tracker: Tracker, text: str) -> bool:
+    """True for a message that a form's free-text step could not read and that is a
+    question ("how long do refunds take?") or a request for a person: the validation
+    then keeps nothing and says nothing, so the bot handles the message by its own
+    rule (answers it, or hands over) and then asks again."""
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return bool(QUESTION.search(text or "")) or intent in ESCAPE_INTENTS
 
 
 def money(amount: float, currency: str = "USD") -> str:
@@ -49,6 +69,39 @@ def recent_failures(tracker: Tracker, now: float | None = None) -> list[float]:
     window = store_data.policy().verification_lockout_s
     now = time.time() if now is None else now
     return [t for t in (tracker.get_slot(FAILURES_SLOT) or []) if isinstance(t, (int, float)) and now - t < window]
+
+
+class OrderGuesses:
+    """Wrong answers per order number from all conversations in this process, so that
+    a guesser who opens a new conversation for every try is stopped as well.
+    Kept in memory: per action server process (or bot process), reset by a restart."""
+
+    def __init__(self):
+        self._times: dict[str, list[float]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._times.clear()
+
+    def add(self, order_id: str, now: float) -> None:
+        with self._lock:
+            self._times[order_id].append(now)
+
+    def locked_minutes(self, order_id: str, now: float) -> int | None:
+        policy = store_data.policy()
+        with self._lock:
+            recent = [t for t in self._times.get(order_id, []) if now - t < policy.verification_lockout_s]
+            if recent:
+                self._times[order_id] = recent
+            else:
+                self._times.pop(order_id, None)
+        if len(recent) < policy.verification_max_failures_per_order:
+            return None
+        return max(1, round((policy.verification_lockout_s - (now - recent[0])) / 60))
+
+
+GUESSES = OrderGuesses()
 
 
 def locked_minutes(tracker: Tracker) -> int | None:
@@ -140,8 +193,11 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
                                    domain: DomainDict) -> dict[str, Any]:
         if value == VERIFIED and tracker.get_slot(VERIFIED_SLOT) == tracker.get_slot("order_id"):
             return {"order_check": VERIFIED}
-        claim = str(value or "").strip()
-        if not looks_like_proof(claim):
+        other_order = normalise_order_id(str(value or ""))
+        if other_order:  # another order number instead: that order, and its details are asked for
+            return await self.validate_order_id(other_order, dispatcher, tracker, domain)
+        claim = find_proof(str(value or ""))
+        if claim is None:
             return {"order_check": None}  # not an answer (a question typed instead): the form asks again
         minutes = locked_minutes(tracker)
         if minutes is not None:
@@ -149,6 +205,11 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
             self.end_form()
             return {"order_check": None}
         order_id = tracker.get_slot("order_id")
+        minutes = GUESSES.locked_minutes(order_id or "", time.time())
+        if minutes is not None:
+            say(dispatcher, tracker, domain, "order_locked", minutes=minutes)
+            self.end_form()
+            return {"order_check": None}
         try:
             order = await store_data.shop().order(order_id) if order_id else None
         except ShopError:
@@ -158,6 +219,7 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
         if order is not None and proves_ownership(order, claim):
             return await self._verified(order.order_id, dispatcher, tracker, domain)
         failures = recent_failures(tracker) + [time.time()]
+        GUESSES.add(order_id or "", failures[-1])
         slots = {"order_check": None, "order_id": None, FAILURES_SLOT: failures}
         if len(failures) >= store_data.policy().verification_max_failures:
             say(dispatcher, tracker, domain, "order_check_locked",

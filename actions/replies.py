@@ -30,6 +30,11 @@ REPLIES: dict[str, dict[str, str]] = {
               "after several details that didn't match. You can ask for a person from our team instead.",
         "zh": "由于多次核对信息不符，为了您的账户安全，接下来 {minutes} 分钟内我无法在此对话中查询订单。"
               "您也可以要求转接人工客服。"},
+    "order_locked": {
+        "en": "For security, this order number can't be looked up here for the next {minutes} minutes, after "
+              "many details that didn't match. A person from our team can help you: just ask for one.",
+        "zh": "由于多次核对信息不符，为了安全，接下来 {minutes} 分钟内无法在这里查询该订单号。"
+              "工作人员可以帮您处理，您可以要求转接人工客服。"},
     "store_unavailable": {
         "en": "I can't reach our order system right now, so I haven't changed anything. Please try again in a "
               "few minutes, or ask for a person from our team.",
@@ -48,9 +53,9 @@ REPLIES: dict[str, dict[str, str]] = {
     "cancel_kept": {"en": "All right, order {order_id} stays as it is.",
                     "zh": "好的，订单 {order_id} 保持不变。"},
     "cancel_refused_packed": {
-        "en": "Order {order_id} has already been packed ({status}), so it can no longer be cancelled. Once it "
-              "is delivered you can return it within {return_days} days of delivery.",
-        "zh": "订单 {order_id} 已经打包（{status}），无法再取消。收货后 {return_days} 天内可以申请退货。"},
+        "en": "Order {order_id} is already {status}, so it can no longer be cancelled. Once it is delivered "
+              "you can return it within {return_days} days of delivery.",
+        "zh": "订单 {order_id} {status}，无法再取消。收货后 {return_days} 天内可以申请退货。"},
     "cancel_refused_window": {
         "en": "Order {order_id} can only be cancelled within {hours} hours of ordering, and that time has "
               "passed. Once it is delivered you can return it within {return_days} days of delivery.",
@@ -69,6 +74,16 @@ REPLIES: dict[str, dict[str, str]] = {
                             "zh": "无法在订单 {order_id} 中找到该商品，请从下面选择。"},
     "ask_exchange_for": {"en": "What would you like instead of the {item}: which size or colour?",
                          "zh": "您想把 {item} 换成什么：哪个尺码或颜色？"},
+    "exchange_options": {"en": "The {item} comes in: {options}. Which would you like instead?",
+                         "zh": "{item} 有这些选项：{options}。您想换成哪一个？"},
+    "exchange_no_options": {
+        "en": "The {item} comes in one version only, so there is nothing to exchange it for. I can open a "
+              "return instead: just say you want to return it.",
+        "zh": "{item} 只有一个款式，无法换货。我可以为您办理退货：告诉我您要退货即可。"},
+    "exchange_out_of_stock": {
+        "en": "The {item} is out of stock right now, so I can't open an exchange. I can open a return instead, "
+              "or a person from our team can help.",
+        "zh": "{item} 目前缺货，无法换货。我可以为您办理退货，或为您转接人工客服。"},
     "confirm_return": {
         "en": "I'll open a {kind_word} for {item} from order {order_id}. It must be unused and in its "
               "original packaging. Shall I go ahead?",
@@ -105,8 +120,8 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "Order {order_id} hasn't been delivered yet ({status}). You can return or exchange items once "
               "it arrives. If you no longer want it, I can check whether it can still be cancelled.",
         "zh": "订单 {order_id} 尚未送达（{status}）。收货后即可申请退换货。如果您不想要了，我可以查看是否还能取消。"},
-    "return_refused_requested": {"en": "A return for {item} from order {order_id} is already open.",
-                                 "zh": "订单 {order_id} 中的 {item} 已经有进行中的退货申请。"},
+    "return_refused_requested": {"en": "A return of {item} from order {order_id} has already been requested.",
+                                 "zh": "订单 {order_id} 中的 {item} 已经申请过退货。"},
     "return_refused_cancelled": {"en": "Order {order_id} was cancelled, so there is nothing to return.",
                                  "zh": "订单 {order_id} 已取消，无需退货。"},
     # -- address change
@@ -124,12 +139,27 @@ REPLIES: dict[str, dict[str, str]] = {
     "address_kept": {"en": "All right, the address of order {order_id} stays as it was.",
                      "zh": "好的，订单 {order_id} 的地址保持不变。"},
     "address_refused_packed": {
-        "en": "Order {order_id} has already been packed ({status}), so we can no longer change its address. "
-              "You can ask the carrier to redirect the package with the tracking link.",
-        "zh": "订单 {order_id} 已经打包（{status}），我们无法再修改地址。您可以通过物流追踪链接请承运商改派。"},
+        "en": "Order {order_id} is already {status}, so we can no longer change its address. You can ask the "
+              "carrier to redirect the package with the tracking link.",
+        "zh": "订单 {order_id} {status}，我们无法再修改地址。您可以通过物流追踪链接请承运商改派。"},
     # -- handoff
     "handoff": HANDOFF_TEXT,
 }
+
+# An order's state as the refusals say it ("is already packed", "已打包").
+STATUS_WORDS = {"en": {"packed": "packed", "shipped": "on its way", "partially_shipped": "partly on its way",
+                       "delayed": "on its way", "delivered": "delivered", "return_requested": "delivered",
+                       "returned": "returned", "refunded": "returned", "cancelled": "cancelled"},
+                "zh": {"packed": "已打包", "shipped": "已发货", "partially_shipped": "已部分发货",
+                       "delayed": "已在运输中", "delivered": "已送达", "return_requested": "已送达",
+                       "returned": "已退货", "refunded": "已退货", "cancelled": "已取消"}}
+
+
+def status_words(tracker: Tracker, status: str) -> str:
+    """How a refusal names the order's state, in the shopper's language."""
+    lang = language(tracker)
+    return STATUS_WORDS[lang].get(status, status.replace("_", " ") if lang == "en" else f"状态为“{status}”")
+
 
 YES_NO = {"en": [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}],
           "zh": [{"title": "是的", "payload": "是的"}, {"title": "不用了", "payload": "不用了"}]}

@@ -13,8 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store_data
-from actions.order_forms import OrderFormValidation, verified_order
+from actions.order_forms import OrderFormValidation, not_an_answer, verified_order
 from actions.replies import language, say, yes_no
+from knowledge.recommend_request import COLOUR_ZH
 from knowledge.shop import Order, OrderLine, ShopError, ShopRefused
 from knowledge.shop.policy import Decision, can_return
 
@@ -84,6 +85,8 @@ class ValidateReturnForm(OrderFormValidation):
             return {}
         slots: dict[str, Any] = {}
         if len(order.items) == 1:
+            if await self.cannot_exchange(eligible[0], dispatcher, tracker, domain):
+                return {}
             slots["return_item"] = eligible[0].sku
         if kind(tracker) == "return":
             slots["exchange_for"] = NO_EXCHANGE
@@ -96,7 +99,8 @@ class ValidateReturnForm(OrderFormValidation):
             return {"return_item": None}
         line = match_line(order, str(value or ""))
         if line is None:
-            say(dispatcher, tracker, domain, "return_item_unknown", order_id=order.order_id)
+            if not not_an_answer(tracker, str(value or "")):
+                say(dispatcher, tracker, domain, "return_item_unknown", order_id=order.order_id)
             return {"return_item": None}
         decision = {ln.sku: d for ln, d in await decisions(order, tracker)}[line.sku]
         if not decision.allowed:
@@ -104,12 +108,52 @@ class ValidateReturnForm(OrderFormValidation):
             if not any(d.allowed for _, d in await decisions(order, tracker)):
                 self.end_form()
             return {"return_item": None}
+        if await self.cannot_exchange(line, dispatcher, tracker, domain):
+            return {"return_item": None}
         return {"return_item": line.sku}
+
+    async def cannot_exchange(self, line: OrderLine, dispatcher, tracker, domain) -> bool:
+        """For an exchange: True (said, and the form ends) when the item comes in one
+        version only or is out of stock, so there is nothing to exchange it for."""
+        if kind(tracker) != "exchange":
+            return False
+        product = await store_data.shop().product(line.sku)
+        if product is None or not (product.colours or product.sizes):
+            say(dispatcher, tracker, domain, "exchange_no_options", item=line.name)
+        elif product.in_stock <= 0:
+            say(dispatcher, tracker, domain, "exchange_out_of_stock", item=line.name)
+        else:
+            return False
+        self.end_form()
+        return True
 
     async def validate_exchange_for(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
         wanted = str(value or "").strip()
-        return {"exchange_for": wanted[:80] if wanted else None}
+        if wanted == NO_EXCHANGE:
+            return {"exchange_for": NO_EXCHANGE}
+        order = await verified_order(tracker)
+        line = order and line_of(order, tracker)
+        if not line:
+            return {"exchange_for": None}
+        product = await store_data.shop().product(line.sku)
+        options = [*product.colours, *product.sizes] if product else []
+        chosen = chosen_options(wanted, options)
+        if not chosen:
+            if not not_an_answer(tracker, wanted):
+                say(dispatcher, tracker, domain, "exchange_options", item=line.name, options=", ".join(options))
+            return {"exchange_for": None}
+        return {"exchange_for": ", ".join(chosen)}
+
+
+def chosen_options(text: str, options: list[str]) -> list[str]:
+    """The product's colours and sizes that `text` names, as the catalog writes them
+    ("the clay one" -> ["clay"]; "白色" -> ["white"]); [] when it names none."""
+    lowered = text.lower()
+    for english, chinese in COLOUR_ZH.items():
+        lowered = lowered.replace(chinese, f" {english} ").replace(chinese.rstrip("色"), f" {english} ")
+    return [option for option in options
+            if re.search(rf"(?<![\w-]){re.escape(option.lower())}(?![\w-])", lowered)]
 
 
 def line_of(order: Order, tracker: Tracker) -> OrderLine | None:
@@ -123,7 +167,7 @@ class ActionAskReturnItem(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         order = await verified_order(tracker)
         if order is not None:
-            buttons = [{"title": line.name[:20], "payload": line.sku} for line in order.items]
+            buttons = [{"title": line.name, "payload": line.sku} for line in order.items]
             say(dispatcher, tracker, domain, "ask_return_item", buttons=buttons,
                 kind_word=KIND_WORD[language(tracker)][kind(tracker)])
         return []

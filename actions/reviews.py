@@ -27,7 +27,8 @@ REFERENCE = [re.compile(p, re.IGNORECASE) for p in (
     r"(?:is|are|how is|how are)\s+(?:the|your|a|an|this|that)?\s*(.+?)\s+(?:any good|good|rated|worth it)\b",
     r"(?:对|买过|关于)?(?:这个|这款)?(.+?)(?:的)?(?:评价|评论|口碑|怎么样|的人)",
 )]
-FILLER = re.compile(r"^(?:the|your|a|an)\s+|\s+(?:reviews?|ratings?)$", re.IGNORECASE)
+FILLER = re.compile(r"^(?:the|your|a|an)\s+|\s+(?:reviews?|ratings?|good|any good|worth it|good or bad)$",
+                    re.IGNORECASE)
 NOT_FOUND = {"en": "We don't sell \"{reference}\", as far as I can find in our catalog, so I have no reviews of "
                    "it. Could you give the product's name as it appears on our site?",
              "zh": "在我们的商品目录中没有找到“{reference}”，因此没有它的评价。请告诉我网站上显示的商品名称。"}
@@ -52,6 +53,11 @@ def reference(tracker: Tracker) -> str | None:
     return None
 
 
+def first_sentence(text: str) -> str:
+    """"3 reviews, mostly positive (3.3/5)." from a summary (a decimal point is not a sentence end)."""
+    return re.split(r"(?<=[.。])(?=\s|$)|(?<=。)", text.strip(), maxsplit=1)[0]
+
+
 class ActionReviewSummary(Action):
     def name(self) -> str:
         return "action_review_summary"
@@ -74,7 +80,7 @@ class ActionReviewSummary(Action):
             return []
         head = f"{product.name}：" if lang == "zh" else f"{product.name}: "
         item = Recommendation(sku=product.sku, title=product.name, price=product.price, currency=product.currency,
-                              image=product.image, url=product.url, reason=summary.split("。")[0].split(".")[0],
+                              image=product.image, url=product.url, reason=first_sentence(summary),
                               score=0.0, source="reviews")
         dispatcher.utter_message(text=head + summary, elements=[card(item, lang)])
         return []

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import load_config  # noqa: E402
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions  # noqa: E402
 from bot.dialogue.domain import Domain  # noqa: E402
-from tests.helpers import start_action_server  # noqa: E402
+from tests.helpers import start_action_server, stop_process  # noqa: E402
 
 
 def calls(domain: Domain, events: int) -> list[dict]:
@@ -83,8 +83,7 @@ async def main(args: argparse.Namespace) -> None:
         over_http = await timed(remote, payloads, args.calls)
         await remote.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
     print(f"{args.calls} calls ({len(payloads)} kinds, {args.events} earlier events each)")
     print(line("in process", in_process))
     print(line("HTTP", over_http))

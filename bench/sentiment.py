@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     report("en yelp (seen)", yelp.labels, analyser.run(yelp.texts))
 
     if args.rotations:
-        delta = train_en(load_uci(args.data, "imdb") + load_amazon(args.data, "amazon_all_beauty")
-                         + load_amazon(args.data, "amazon_gift_cards"))
+        delta = train_en(load_uci(args.data, "imdb") + load_amazon(args.data, "amazon_all_beauty", short_views=True)
+                         + load_amazon(args.data, "amazon_gift_cards", short_views=True))
         report("en yelp rotation", yelp.labels, p_positive=en_probabilities(delta, yelp.texts))
 
     short = [t for t in gift.texts if len(t) < 200][:1000]

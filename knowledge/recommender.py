@@ -294,7 +294,7 @@ class Recommender:
         if k <= 0:
             raise ValueError(f"k must be greater than 0. Currently, k is {k}")
         self.warm_up()
-        anchor = self.resolve(request.product, request.language) if request.kind != "browse" else None
+        anchor = self.resolve(request.product, request.language, strict=True) if request.kind != "browse" else None
         candidates = [p for p in self.products if self._passes(p, request) and (anchor is None or p.sku != anchor.sku)
                       and p.sku not in request.exclude]
         if not candidates:

@@ -58,6 +58,12 @@ ASPECTS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
                     ("好用", "方便", "难用", "麻烦", "安装")),
 }
 
+# Phrases whose side is known whatever the model says (sizing advice is a complaint; "not itchy" is praise).
+COMPLAINTS = re.compile(r"\b(?:runs? (?:a (?:little|bit) )?(?:small|large|big|narrow|wide)|size (?:up|down)|"
+                        r"too (?:small|big|large|tight|loose|short|long|narrow|wide)|stopped working|fell apart)\b"
+                        r"|偏小|偏大|太小|太大|坏了", re.IGNORECASE)
+PRAISE = re.compile(r"\b(?:not (?:itchy|scratchy)|true to size|fits perfectly|no complaints)\b|很合身", re.IGNORECASE)
+
 # Whole words, with plain inflections ("fits", "arrived", "priced").
 _EN_PATTERNS = {aspect: re.compile(r"\b(?:" + "|".join(re.escape(k) for k in spec[2]) + r")(?:s|es|d|ed|ing)?\b",
                                    re.IGNORECASE)
@@ -107,16 +113,17 @@ def extract_aspects(texts: Sequence[str], analyser: SentimentAnalyser | None = N
     criticising it and the strongest verbatim clause for each side; most
     discussed first. A neutral or unscorable clause counts for neither.
     `ratings` (1-5 stars, None where unknown, one per text): a review of one
-    clause rated 4-5 or 1-2 takes its side from its stars, which the shopper
-    chose, rather than from the model ("Not itchy at all." at 5 stars is praise)."""
+    clause rated 5 or 1-2 takes its side from its stars, which the shopper
+    chose, rather than from the model ("Not itchy at all." at 5 stars is
+    praise); COMPLAINTS and PRAISE phrases decide their clause's side."""
     analyser = analyser or get_analyser()
     mentions = []  # (review index, clause, aspects, side from the stars or None)
     for i, text in enumerate(texts):
         pieces = clauses(text or "")
         rating = ratings[i] if ratings is not None and i < len(ratings) else None
         stars = None
-        if rating is not None and len(pieces) == 1:
-            stars = 0.99 if rating >= 4 else -0.99 if rating <= 2 else None
+        if rating is not None and len(pieces) == 1:  # 4 stars often carry a complaint: the model decides
+            stars = 0.99 if rating >= 5 else -0.99 if rating <= 2 else None
         for clause in pieces:
             aspects = mentioned_aspects(clause)
             if aspects:
@@ -125,8 +132,9 @@ def extract_aspects(texts: Sequence[str], analyser: SentimentAnalyser | None = N
     # review -> aspect -> most polar (score, clause) of that review about it
     per_review: dict[tuple[int, str], tuple[float, str]] = {}
     for (i, clause, aspects, stars), result in zip(mentions, scored):
-        if stars is not None:
-            result = Sentiment("positive" if stars > 0 else "negative", stars, result.lang)
+        fixed = -0.99 if COMPLAINTS.search(clause) else 0.99 if PRAISE.search(clause) else stars
+        if fixed is not None:
+            result = Sentiment("positive" if fixed > 0 else "negative", fixed, result.lang)
         if result.label not in ("positive", "negative"):
             continue
         for aspect in aspects:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from actions import store_data
+from actions.order_forms import GUESSES
 from bot.assembly import LoadedModels, load_models
 from bot.config import Config, load_config
 from bot.sessions.embedded_redis import EmbeddedRedis
@@ -49,6 +50,7 @@ def config(base_config, redis_server, tmp_path) -> Config:
     sessions = replace(base_config.sessions, redis_url=redis_server.url, key_prefix=f"t{uuid.uuid4().hex[:8]}")
     config = replace(base_config, sessions=sessions)
     store_data.use(config, FileShop(DEMO_STORE_DIR, tmp_path / "store-changes.jsonl"), on=DEMO_TODAY)
+    GUESSES.clear()
     yield config
     store_data.use()
 

@@ -39,6 +39,16 @@ def start_action_server(env: dict[str, str] | None = None) -> tuple[subprocess.P
     return proc, f"http://127.0.0.1:{port}/webhook"
 
 
+def stop_process(proc: subprocess.Popen, wait_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `wait_s`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=wait_s)
+
+
 async def say(client, sender: str, message: str) -> list[dict]:
     resp = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
     assert resp.status == 200, await resp.text()

@@ -29,6 +29,7 @@ FALLBACK_INTENT = "nlu_fallback"
 STOP_INTENT = "stop"  # ends a form, or takes back a request for a person
 RASA_SDK_VERSION = "3.21.1"
 AFFIRM_INTENT = "affirm"
+DENY_INTENT = "deny"
 HANDOFF_INTENT = "human_handoff"  # the intent whose rule hands the conversation to a person
 HANDOFF_REMINDER_S = 900  # while handed off the bot is silent, but a shopper back after this long is reminded
 # Quick replies under "I don't know; would you like a person?": the shopper's answer, as text.
@@ -98,10 +99,7 @@ class Dialogue:
                 await self._run(action, turn)
             except ActionFailed as exc:
                 log.error("conversation %s: %s", session.sender_id, exc)
-                if action in self.rules.by_intent.get(HANDOFF_INTENT, ()) and not session.handoff:
-                    self._hand_off(turn)  # no action server must not keep a shopper from a person
-                else:
-                    self._apologise(turn)
+                self._apologise(turn)
             except Exception:
                 log.exception("conversation %s: action %s crashed", session.sender_id, action)
                 self._apologise(turn)
@@ -255,7 +253,9 @@ class Dialogue:
             # Not an answer to the form's question (nothing kept, nothing said
             # about it): handle the message by its own rule (a question mid-form
             # is answered), then ask again.
-            own_actions = [a for a in self.rules.by_intent.get(intent, []) if a not in self.domain.forms]
+            # ("yes"/"no" with nothing to confirm just get the question again)
+            own_actions = [] if intent in (AFFIRM_INTENT, DENY_INTENT) else [
+                a for a in self.rules.by_intent.get(intent, []) if a not in self.domain.forms]
             for action in own_actions:
                 await self._run(action, turn)
             if session.handoff:
@@ -309,6 +309,12 @@ class Dialogue:
             await self._answer_from_knowledge(turn, turn.text)
         elif action == DEACTIVATE_FORM:
             self._deactivate(session)
+        elif action in self.rules.by_intent.get(HANDOFF_INTENT, ()):
+            try:
+                await self._run_custom(action, turn)
+            except ActionFailed as exc:  # no action server must keep a shopper from a person
+                log.error("conversation %s: %s; handing over without it", session.sender_id, exc)
+                self._hand_off(turn)
         else:
             await self._run_custom(action, turn)
 

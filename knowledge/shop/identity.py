@@ -29,6 +29,28 @@ def looks_like_proof(text: str) -> bool:
     return bool(EMAIL.fullmatch(text) or (len(text) <= 12 and POSTCODE.fullmatch(text)))
 
 
+# "my postcode is 94107", "zip: 94107", "邮编是94107": the words around a postcode
+_POSTCODE_WORDS = re.compile(r"\b(?:my\s+)?(?:post\s*code|postal\s+code|zip(?:\s*code)?)\b(?:\s+is)?\s*[:：]?\s*"
+                             r"|(?:我的)?邮编(?:是|为)?\s*[:：]?\s*", re.IGNORECASE)
+
+
+def find_proof(text: str) -> str | None:
+    """The e-mail address or postcode in a message: the message itself when it is
+    one, else an e-mail address inside it ("my email is a@b.com"), else what follows
+    "postcode"/"zip"/"邮编"; None when it holds neither."""
+    text = (text or "").strip().rstrip(".。!！")
+    if looks_like_proof(text):
+        return text
+    if m := EMAIL.search(text):
+        return m.group()
+    if m := _POSTCODE_WORDS.search(text):
+        rest = text[m.end():].strip()
+        candidate = re.match(r"[A-Za-z0-9]+(?:[ -][A-Za-z0-9]+)?", rest)
+        if candidate and looks_like_proof(candidate.group()):
+            return candidate.group()
+    return None
+
+
 def proves_ownership(order: Order, claim: str) -> bool:
     """True when `claim` is the order's e-mail address or shipping postcode
     (case, spaces and dashes ignored)."""

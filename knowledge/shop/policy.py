@@ -31,6 +31,9 @@ class Policy:
     non_returnable_categories: tuple[str, ...] = ("gifts",)  # whole categories (gift cards)
     verification_max_failures: int = 3  # wrong e-mails/postcodes per conversation before a pause
     verification_lockout_s: int = 900  # the pause
+    # wrong answers for one order number from all conversations together (shoppers can start new
+    # conversations at will) before that order cannot be looked up for verification_lockout_s
+    verification_max_failures_per_order: int = 10
 
 
 @dataclass(frozen=True)

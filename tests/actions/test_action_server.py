@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from bot.server import init_app
-from tests.helpers import free_port, say, start_action_server, texts
+from tests.helpers import free_port, say, start_action_server, stop_process, texts
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.integration
 def action_server(tmp_path_factory):
     proc, url = start_action_server({"SHOPKEEP_DATA_DIR": str(tmp_path_factory.mktemp("remote-data"))})
     yield url.rsplit("/", 1)[0]
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_process(proc)
 
 
 async def test_action_server_lists_the_actions(action_server):
@@ -50,6 +49,13 @@ async def test_a_failed_validation_does_not_poison_the_conversation(down_client)
     assert "passing this conversation to a person" in handoff
     # handed off: the bot is silent from now on
     assert await say(down_client, "b23", "hello?") == []
+
+
+async def test_handoff_from_inside_a_form_without_an_action_server(down_client):
+    assert "order number" in texts(await say(down_client, "b23-form", "where is my order"))
+    reply = texts(await say(down_client, "b23-form", "I want to talk to a human"))
+    assert "passing this conversation to a person" in reply and "went wrong" not in reply
+    assert await say(down_client, "b23-form", "hello?") == []
 
 
 async def test_handoff_without_an_action_server_in_chinese(down_client):
