@@ -255,6 +255,7 @@ class Recommender:
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.categories = tuple(sorted({p.category for p in self.products if p.category}))
+        self._name_words: set[str] | None = None
 
     # -- set-up -------------------------------------------------------------
     def warm_up(self) -> None:
@@ -415,7 +416,20 @@ class Recommender:
             return False
         if r.category and p.category.lower() != r.category.lower():
             return False
+        kinds = self._kinds_named(r.query)
+        if kinds and not kinds & {_stem(w) for w in _words(p.name)}:
+            return False  # "a red chair" is a chair: the kind of product named is a filter too
         return True
+
+    def _kinds_named(self, query: str) -> set[str]:
+        """The words of an English query that name a kind of product the catalog has
+        in a product's name ("chair", "dutch oven" -> {"chair"}, {"dutch", "oven"})."""
+        if not query or has_chinese(query):
+            return set()
+        if self._name_words is None:
+            self._name_words = {_stem(w) for p in self.products for w in _words(p.name)}
+        generic = {"gift", "present", "mum", "mom", "dad", "friend", "home", "kitchen", "new", "nice", "cheap"}
+        return {_stem(w) for w in _words(query) if w not in generic} & self._name_words
 
     # -- words ----------------------------------------------------------------
     def _money(self, amount: float, currency: str) -> str:

@@ -122,6 +122,17 @@ def test_chinese_requests_and_follow_ups(rec):
     assert similar.quick_replies and all(re.search(r"[\u4e00-\u9fff]", q) for q in similar.quick_replies)
 
 
+def test_the_kind_of_product_named_is_a_filter(rec):
+    assert {r.sku for r in rec.recommend("a blue pan", k=5).items} == {"K4"}
+    assert rec.recommend("a pan under 20", k=5).items == []  # no pan is that cheap: nothing else instead
+    assert len(rec.recommend("a gift under 30", k=5).items) >= 2  # "gift" names no kind
+
+
+def test_a_product_the_store_does_not_sell_is_never_an_anchor(rec):
+    with pytest.raises(UnknownProductError):
+        rec.recommend("similar to the wool gloves")  # not the Wool Scarf, Socks or Hat
+
+
 def test_unknown_product_is_an_error(rec):
     with pytest.raises(UnknownProductError) as info:
         rec.recommend("similar to the flying carpet")
