@@ -22,6 +22,19 @@ POSTCODE_IN_LINE = re.compile(r"\b(\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z
                               r"|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{4,6})\b", re.IGNORECASE)
 
 
+# Country names a shopper may write in an address, and how the address records them.
+COUNTRIES = {"united states": "US", "usa": "US", "us": "US", "united kingdom": "UK", "uk": "UK", "england": "UK",
+             "canada": "CA", "australia": "AU", "china": "CN", "中国": "CN", "germany": "DE", "france": "FR",
+             "ireland": "IE", "new zealand": "NZ"}
+
+
+def country_in(text: str) -> str | None:
+    lowered = text.lower()
+    return next((code for name, code in COUNTRIES.items()
+                 if (name in lowered if not name.isascii() else re.search(rf"\b{re.escape(name)}\b", lowered))),
+                None)
+
+
 def parse_address(text: str, old: Address) -> Address | None:
     """An address written on one line: the street first, then the city, then
     region and postcode, then optionally the country ("12 Oak St, Springfield,
@@ -39,7 +52,8 @@ def parse_address(text: str, old: Address) -> Address | None:
             return None
         last = found[-1]
         street = (parts[0][:last.start()] + parts[0][last.end():]).strip()
-        return Address(name=old.name, line1=street, postcode=last.group(1), country=old.country)
+        return Address(name=old.name, line1=street, postcode=last.group(1),
+                       country=country_in(text) or old.country)
     if not re.search(r"\d", parts[0]):
         return None
     for k in range(len(parts) - 1, 0, -1):
@@ -48,7 +62,8 @@ def parse_address(text: str, old: Address) -> Address | None:
     else:
         return None
     rest = (parts[k][:found.start()] + parts[k][found.end():]).strip()
-    country = parts[k + 1] if k + 1 < len(parts) and not re.search(r"\d", parts[k + 1]) else old.country
+    named = parts[k + 1] if k + 1 < len(parts) and not re.search(r"\d", parts[k + 1]) else None
+    country = (country_in(named) or named) if named else (country_in(text) or old.country)
     city, region = (parts[1], rest) if k > 1 else (rest, "")
     return Address(name=old.name, line1=parts[0], city=city, region=region, postcode=found.group(1), country=country)
 
@@ -89,7 +104,7 @@ class ActionAskNewAddress(Action):
         order = await verified_order(tracker)
         if order is not None:
             say(dispatcher, tracker, domain, "ask_new_address", order_id=order.order_id,
-                address=order.shipping_address.one_line())
+                address=order.shipping_address.one_line(), country=order.shipping_address.country or "-")
         return []
 
 

@@ -15,13 +15,16 @@ conversation, so a second question about it asks nothing again.
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextvars
+import json
+import os
 import re
-import threading
 import time
-from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -72,30 +75,46 @@ def recent_failures(tracker: Tracker, now: float | None = None) -> list[float]:
 
 
 class OrderGuesses:
-    """Wrong answers per order number from all conversations in this process, so that
-    a guesser who opens a new conversation for every try is stopped as well.
-    Kept in memory: per action server process (or bot process), reset by a restart."""
+    """Wrong answers per order number from all conversations, so that a guesser who
+    opens a new conversation for every try is stopped as well. Kept in a small JSON
+    file under the data directory, under a file lock, so every process on the
+    machine counts together (the bot's workers and a local action server); give
+    action servers on other machines the same data directory to share the count."""
 
-    def __init__(self):
-        self._times: dict[str, list[float]] = defaultdict(list)
-        self._lock = threading.Lock()
+    def __init__(self, path: Path | None = None):
+        self._path = path
+
+    @property
+    def path(self) -> Path:
+        return self._path or store_data.config().data_dir / "store" / "order-guesses.json"
+
+    def _update(self, change) -> dict[str, list[float]]:
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock"):
+            try:
+                times = json.loads(path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, json.JSONDecodeError):
+                times = {}
+            window = store_data.policy().verification_lockout_s
+            now = time.time()
+            times = {k: [t for t in v if now - t < window] for k, v in times.items() if isinstance(v, list)}
+            if change(times):
+                times = {k: v for k, v in times.items() if v}
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(json.dumps(times), encoding="utf-8")
+                os.replace(tmp, path)
+            return times
 
     def clear(self) -> None:
-        with self._lock:
-            self._times.clear()
+        self._update(lambda times: times.clear() is None)
 
     def add(self, order_id: str, now: float) -> None:
-        with self._lock:
-            self._times[order_id].append(now)
+        self._update(lambda times: times.setdefault(order_id, []).append(now) is None)
 
     def locked_minutes(self, order_id: str, now: float) -> int | None:
         policy = store_data.policy()
-        with self._lock:
-            recent = [t for t in self._times.get(order_id, []) if now - t < policy.verification_lockout_s]
-            if recent:
-                self._times[order_id] = recent
-            else:
-                self._times.pop(order_id, None)
+        recent = sorted(self._update(lambda times: False).get(order_id, []))
         if len(recent) < policy.verification_max_failures_per_order:
             return None
         return max(1, round((policy.verification_lockout_s - (now - recent[0])) / 60))
@@ -205,7 +224,7 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
             self.end_form()
             return {"order_check": None}
         order_id = tracker.get_slot("order_id")
-        minutes = GUESSES.locked_minutes(order_id or "", time.time())
+        minutes = await asyncio.to_thread(GUESSES.locked_minutes, order_id or "", time.time())
         if minutes is not None:
             say(dispatcher, tracker, domain, "order_locked", minutes=minutes)
             self.end_form()
@@ -219,7 +238,7 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
         if order is not None and proves_ownership(order, claim):
             return await self._verified(order.order_id, dispatcher, tracker, domain)
         failures = recent_failures(tracker) + [time.time()]
-        GUESSES.add(order_id or "", failures[-1])
+        await asyncio.to_thread(GUESSES.add, order_id or "", failures[-1])
         slots = {"order_check": None, "order_id": None, FAILURES_SLOT: failures}
         if len(failures) >= store_data.policy().verification_max_failures:
             say(dispatcher, tracker, domain, "order_check_locked",

@@ -127,8 +127,9 @@ REPLIES: dict[str, dict[str, str]] = {
     # -- address change
     "ask_new_address": {
         "en": "Order {order_id} is going to {address}. What is the new address? Please write it on one line: "
-              "street, city, region and postcode.",
-        "zh": "订单 {order_id} 目前寄往：{address}。新的地址是什么？请写在一行：街道、城市、省/州和邮编。"},
+              "street, city, region, postcode and, if it is not {country}, the country.",
+        "zh": "订单 {order_id} 目前寄往：{address}。新的地址是什么？请写在一行：街道、城市、省/州、邮编，"
+              "如果不在 {country} 请写上国家。"},
     "address_invalid": {"en": "That doesn't look like a full address. Please give the street and number, the "
                               "city and the postcode, on one line.",
                         "zh": "这看起来不是完整的地址。请在一行内写明街道门牌、城市和邮编。"},

@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import store_data
 from actions.order_forms import OrderFormValidation, not_an_answer, verified_order
-from actions.replies import language, say, yes_no
+from actions.replies import language, say, status_words, yes_no
 from knowledge.recommend_request import COLOUR_ZH
 from knowledge.shop import Order, OrderLine, ShopError, ShopRefused
 from knowledge.shop.policy import Decision, can_return
@@ -40,7 +40,7 @@ async def decisions(order: Order, tracker: Tracker) -> list[tuple[OrderLine, Dec
 
 
 def refuse(decision: Decision, order: Order, line: OrderLine, dispatcher, tracker, domain) -> None:
-    details = {"days": "", "delivered_on": "", "status": order.status.replace("_", " "), **decision.details}
+    details = {"days": "", "delivered_on": "", **decision.details, "status": status_words(tracker, order.status)}
     say(dispatcher, tracker, domain, REFUSAL.get(decision.reason, "return_refused_not_returnable"),
         order_id=order.order_id, item=line.name, **{k: v for k, v in details.items() if k != "item"})
 

@@ -33,7 +33,8 @@ ASPECTS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "quality": ("quality", "质量", ("quality", "well made", "well-made", "material", "durable", "sturdy", "flimsy",
                                    "broke", "broken", "cheaply made", "fell apart", "workmanship", "build",
                                    "stopped working", "chipped", "cracked", "warped", "lasted", "rough spot",
-                                   "solid", "well balanced"),
+                                   "solid", "well balanced", "pilled", "pilling", "sheds", "shedding",
+                                   "frayed", "faded"),
                 ("质量", "做工", "材质", "面料", "耐用", "质感", "坏了", "破损")),
     # "arrived" alone is not delivery: "Arrived with a rough spot" is about the product.
     "delivery": ("delivery", "物流", ("deliver", "delivery", "ship", "shipping", "shipped", "arrived quickly",

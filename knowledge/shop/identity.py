@@ -17,7 +17,7 @@ import jwt
 from knowledge.shop import Order, normalise_email, normalise_postcode
 
 CUSTOMER_TOKEN_KEY = "customer_token"  # where channels pass the token, in a message's metadata
-EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Postcodes of most countries: 3-10 letters and digits with at most two spaces or dashes, at least one digit.
 POSTCODE = re.compile(r"(?=[A-Za-z0-9 -]*\d)[A-Za-z0-9]{2,5}(?:[ -]?[A-Za-z0-9]{1,5}){0,2}")
 
@@ -48,7 +48,10 @@ def find_proof(text: str) -> str | None:
         candidate = re.match(r"[A-Za-z0-9]+(?:[ -][A-Za-z0-9]+)?", rest)
         if candidate and looks_like_proof(candidate.group()):
             return candidate.group()
-    return None
+    # "it's 98101": the one postcode-shaped word in the message
+    shaped = [w for w in re.findall(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?", text)
+              if re.search(r"\d", w) and looks_like_proof(w)]
+    return shaped[0] if len(shaped) == 1 else None
 
 
 def proves_ownership(order: Order, claim: str) -> bool:
@@ -60,7 +63,10 @@ def proves_ownership(order: Order, claim: str) -> bool:
     if "@" in claim:
         return bool(order.email) and normalise_email(claim) == normalise_email(order.email)
     postcode = normalise_postcode(order.shipping_address.postcode)
-    return bool(postcode) and normalise_postcode(claim) == postcode
+    given = normalise_postcode(claim)
+    if re.fullmatch(r"\d{9}", given) and re.fullmatch(r"\d{5}", postcode):
+        given = given[:5]  # a US ZIP+4 ("98101-1234") proves its ZIP
+    return bool(postcode) and given == postcode
 
 
 def token_email(token: str | None, secret: str | None) -> str | None:

@@ -191,9 +191,11 @@ async def test_a_person_and_questions_are_reachable_at_every_free_text_step(clie
     assert "stopped" in replies[0]
 
 
-async def test_yes_or_no_with_nothing_to_confirm_gets_the_question_again(client):
-    replies = await chat(client, "yn-1", "where is my order", "no")
-    assert "order number" in replies[-1] and "anything else" not in replies[-1]
+async def test_yes_with_nothing_to_confirm_asks_again_and_no_stops_the_form(client):
+    replies = await chat(client, "yn-1", "where is my order", "yes", "no")
+    assert "order number" in replies[1] and "anything else" not in replies[1].lower()
+    assert "stopped" in replies[2]  # "no" to "what is your order number?" (case B10)
+    assert "business days" in (await chat(client, "yn-1", "how long does shipping take?"))[0]
 
 
 async def test_proof_inside_a_sentence_and_another_order_number_at_the_proof_step(client):
@@ -215,6 +217,9 @@ async def test_guessing_one_order_from_many_conversations_is_stopped(client):
 async def test_address_change_before_packing(client):
     replies = await chat(client, "ad-1", "I need to change the shipping address on my order", "SK-1013", WEI[0])
     assert "77 Harbor Road" in replies[-1]
+    replies = await chat(client, "ad-0", "change the delivery address", "SK-1003", WEI[1],
+                         "10 Downing Street, London SW1A 2AA, United Kingdom")
+    assert "SW1A 2AA, UK?" in replies[-1]
     replies = await chat(client, "ad-1", "500 Market Street, San Francisco, CA 94105", "yes")
     assert "500 Market Street" in replies[0] and "94105" in replies[0]
     assert "will go to" in replies[1]
@@ -236,7 +241,7 @@ async def test_chinese_conversation(client):
     assert "邮箱" in replies[1]
     assert "免费取消" in replies[2]
     assert "已取消" in replies[3]
-    replies = await chat(client, "zh-2", "我的订单到哪了", "SK-1002", "错误@example.com")
+    replies = await chat(client, "zh-2", "我的订单到哪了", "SK-1002", "cuowu@example.com")
     assert "没有找到" in replies[-1]
 
 
