@@ -154,6 +154,7 @@ def extract_aspects(texts: Sequence[str], analyser: SentimentAnalyser | None = N
 
 
 def _quote(clause: str) -> str:
+    clause = clause.rstrip(";；,，:： ")  # a clause cut before the next one keeps no dangling separator
     return clause if len(clause) <= QUOTE_CHARS else clause[:QUOTE_CHARS - 1].rstrip() + "…"
 
 
