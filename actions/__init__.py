@@ -14,6 +14,7 @@ from actions.change_address import (
     ValidateAddressChangeForm,
 )
 from actions.handoff import ActionHandoffToHuman
+from actions.order_forms import ActionAskOrderId
 from actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
 from actions.recommend import ActionRecommend
 from actions.returns import (
@@ -26,7 +27,7 @@ from actions.returns import (
 from actions.reviews import ActionReviewSummary
 
 __all__ = ["ActionAskConfirmAddress", "ActionAskConfirmCancel", "ActionAskConfirmReturn", "ActionAskExchangeFor",
-           "ActionAskNewAddress", "ActionAskReturnItem", "ActionCancelOrder", "ActionChangeAddress",
+           "ActionAskNewAddress", "ActionAskOrderId", "ActionAskReturnItem", "ActionCancelOrder", "ActionChangeAddress",
            "ActionCreateReturn", "ActionHandoffToHuman", "ActionOrderStatus", "ActionRecommend",
            "ActionReviewSummary", "ValidateAddressChangeForm", "ValidateCancelOrderForm", "ValidateOrderStatusForm",
            "ValidateReturnForm"]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -255,3 +255,24 @@ async def verified_order(tracker: Tracker) -> Order | None:
     if not order_id or tracker.get_slot("order_check") != VERIFIED or tracker.get_slot(VERIFIED_SLOT) != order_id:
         return None
     return await store_data.shop().order(order_id)
+
+
+class ActionAskOrderId(Action):
+    """The order forms' first question. Right after an order was proven in this
+    conversation ("where is SK-1019?" ... "cancel it"), it offers that order as a
+    button rather than asking for the number again."""
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        proven = tracker.get_slot(VERIFIED_SLOT)
+        if proven:
+            say(dispatcher, tracker, domain, "ask_same_order", buttons=[{"title": proven, "payload": proven}],
+                order_id=proven)
+        elif "utter_ask_order_id" in (domain.get("responses") or {}):
+            dispatcher.utter_message(response="utter_ask_order_id")
+        else:
+            say(dispatcher, tracker, domain, "ask_order_id")
+        return []
+

@@ -17,6 +17,10 @@ from lm.language import has_chinese
 
 REPLIES: dict[str, dict[str, str]] = {
     # -- proving the order is the shopper's
+    "ask_order_id": {"en": "What is your order number? It starts with SK-, for example SK-1234.",
+                     "zh": "请告诉我您的订单号，以 SK- 开头，例如 SK-1234。"},
+    "ask_same_order": {"en": "Is this about order {order_id}? If it's another one, tell me its number.",
+                       "zh": "是关于订单 {order_id} 吗？如果是其他订单，请告诉我订单号。"},
     "order_id_invalid": {
         "en": "That doesn't look like one of our order numbers. They start with SK- and have four or more "
               "digits, like SK-1234.",

@@ -282,8 +282,12 @@ class Dialogue:
         session = turn.session
         for name in (f"action_ask_{form}_{slot}", f"action_ask_{slot}"):
             if name in self.domain.custom_actions and self.actions.has(name):
-                await self._run_custom(name, turn)
-                return
+                try:
+                    await self._run_custom(name, turn)
+                    return
+                except ActionFailed as exc:  # the question is still asked, by its response
+                    log.error("conversation %s: %s; asking with the response instead", session.sender_id, exc)
+                    break
         ask = next((r for r in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
                     if r in self.domain.responses), None)
         turn.say({"text": f"Please tell me your {slot.replace('_', ' ')}."} if ask is None

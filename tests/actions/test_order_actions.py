@@ -249,3 +249,11 @@ async def test_chinese_conversation(client):
 async def test_an_unknown_order_number_format_is_explained(client, message):
     replies = await chat(client, "fmt-" + message, message, "12345")
     assert "SK-" in replies[-1]
+
+
+async def test_a_task_right_after_a_proven_order_offers_that_order(client):
+    await chat(client, "same-1", "where is my order", "SK-1013", WEI[0])
+    replies = await chat(client, "same-1", "I want to cancel my order")
+    assert "Is this about order SK-1013?" in replies[0]
+    replies = await chat(client, "same-1", "SK-1013")  # the button: no proof asked again
+    assert "can be cancelled free of charge" in replies[0]
