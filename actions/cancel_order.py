@@ -6,17 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store_data
-from actions.order_forms import OrderFormValidation, items_text, money, verified_order
-from actions.replies import say, status_words, yes_no
+from actions.order_forms import OrderFormValidation, cleared, items_text, verified_order
+from actions.replies import money, say, status_words, yes_no
 from knowledge.shop import Order, ShopError, ShopRefused
 from knowledge.shop.policy import can_cancel
 
-FORM_SLOTS = ("order_id", "order_check", "confirm_cancel")
+FORM = "cancel_order_form"
 
 
 def refuse(reason: str, order: Order, dispatcher, tracker, domain) -> None:
@@ -57,7 +56,7 @@ class ActionCancelOrder(Action):
         return "action_cancel_order"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        reset = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        reset = cleared(domain, FORM)
         try:
             order = await verified_order(tracker)
             if order is None:

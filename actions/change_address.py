@@ -6,17 +6,16 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store_data
-from actions.order_forms import OrderFormValidation, not_an_answer, verified_order
+from actions.order_forms import OrderFormValidation, cleared, not_an_answer, verified_order
 from actions.replies import say, status_words, yes_no
 from knowledge.shop import Address, Order, ShopError, ShopRefused
 from knowledge.shop.policy import can_change_address
 
-FORM_SLOTS = ("order_id", "order_check", "new_address", "confirm_address")
+FORM = "address_change_form"
 # The postcode in an address line: US ZIP (+4), UK, Canadian, or 4-6 digits (most others, China's 6).
 POSTCODE_IN_LINE = re.compile(r"\b(\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}"
                               r"|[A-Z]\d[A-Z] ?\d[A-Z]\d|\d{4,6})\b", re.IGNORECASE)
@@ -123,7 +122,7 @@ class ActionChangeAddress(Action):
         return "action_change_address"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        reset = [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("new_address_fields", None)]
+        reset = cleared(domain, FORM, "new_address_fields")
         try:
             order = await verified_order(tracker)
             fields = tracker.get_slot("new_address_fields")

@@ -35,7 +35,6 @@ from actions.replies import say
 from knowledge.shop import Order, ShopError, normalise_email, normalise_order_id
 from knowledge.shop.identity import find_proof, proves_ownership
 
-ORDER_SLOTS = ("order_id", "order_check")
 VERIFIED = "verified"  # the value order_check holds once ownership is proven (never the e-mail itself)
 FAILURES_SLOT = "verification_failures"  # unix times of wrong answers in this conversation
 VERIFIED_SLOT = "verified_order"
@@ -60,10 +59,6 @@ def not_an_answer(tracker: Tracker, text: str) -> bool:
     return bool(QUESTION.search(text or "")) or intent in ESCAPE_INTENTS
 
 
-def money(amount: float, currency: str = "USD") -> str:
-    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
-
-
 def items_text(order: Order) -> str:
     return ", ".join(f"{line.quantity} x {line.name}" for line in order.items)
 
@@ -72,6 +67,13 @@ def recent_failures(tracker: Tracker, now: float | None = None) -> list[float]:
     window = store_data.policy().verification_lockout_s
     now = time.time() if now is None else now
     return [t for t in (tracker.get_slot(FAILURES_SLOT) or []) if isinstance(t, (int, float)) and now - t < window]
+
+
+def cleared(domain: DomainDict, form: str, *also: str) -> list[dict]:
+    """SlotSet(None) for each of `form`'s required slots (from the domain) and `also`:
+    once a form is done or stopped, its next run starts afresh."""
+    slots = (domain.get("forms") or {}).get(form, {}).get("required_slots", [])
+    return [SlotSet(slot, None) for slot in (*slots, *also)]
 
 
 class OrderGuesses:
@@ -148,8 +150,7 @@ class OrderFormValidation(FormValidationAction, abc.ABC):
             events = await super().run(dispatcher, tracker, domain)
             if _ended.get():
                 # the form stops: its slots are cleared so the next request starts afresh
-                form_slots = (domain.get("forms") or {}).get(self.form_name(), {}).get("required_slots", [])
-                events += [SlotSet(slot, None) for slot in form_slots] + [ActiveLoop(None)]
+                events += cleared(domain, self.form_name()) + [ActiveLoop(None)]
             return events
         finally:
             _ended.reset(token)

@@ -7,8 +7,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_forms import OrderFormValidation, items_text, money, verified_order
-from actions.replies import language, say
+from actions.order_forms import OrderFormValidation, items_text, verified_order
+from actions.replies import language, money, say
 from knowledge.shop import Order, ShopError
 
 # How each order state is told to a shopper. {eta}, {carrier}, {tracking},

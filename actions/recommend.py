@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store_data
-from actions.replies import language
+from actions.replies import language, money
 from knowledge.recommend_request import RecommendRequest, RequestError
 from knowledge.recommender import Recommendation, Recommender, UnknownProductError
 from knowledge.shop import ShopError
@@ -59,10 +59,6 @@ async def recommender() -> Recommender:
 
         return await asyncio.to_thread(build)
     return _built["recommender"]
-
-
-def money(amount: float, currency: str) -> str:
-    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
 
 
 def card(item: Recommendation, lang: str) -> dict:

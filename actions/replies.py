@@ -170,6 +170,11 @@ YES_NO = {"en": [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": 
           "zh": [{"title": "是的", "payload": "是的"}, {"title": "不用了", "payload": "不用了"}]}
 
 
+def money(amount: float, currency: str = "USD") -> str:
+    """A price as the shopper reads it: "$1,299.00", "45.00 EUR"."""
+    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
+
+
 def language(tracker: Tracker) -> str:
     """"zh" or "en": the conversation's `language` slot, else the latest message's script."""
     lang = tracker.get_slot("language")

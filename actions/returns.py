@@ -8,18 +8,17 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store_data
-from actions.order_forms import OrderFormValidation, not_an_answer, verified_order
+from actions.order_forms import OrderFormValidation, cleared, not_an_answer, verified_order
 from actions.replies import language, say, status_words, yes_no
 from knowledge.recommend_request import COLOUR_ZH
 from knowledge.shop import Order, OrderLine, ShopError, ShopRefused
 from knowledge.shop.policy import Decision, can_return
 
-FORM_SLOTS = ("order_id", "order_check", "return_item", "exchange_for", "confirm_return")
+FORM = "return_form"
 NO_EXCHANGE = "-"  # exchange_for of a plain return
 KIND_WORD = {"en": {"return": "return", "exchange": "exchange"}, "zh": {"return": "退货", "exchange": "换货"}}
 REFUSAL = {"final_sale": "return_refused_final_sale", "not_returnable": "return_refused_not_returnable",
@@ -102,10 +101,10 @@ class ValidateReturnForm(OrderFormValidation):
             if not not_an_answer(tracker, str(value or "")):
                 say(dispatcher, tracker, domain, "return_item_unknown", order_id=order.order_id)
             return {"return_item": None}
-        decision = {ln.sku: d for ln, d in await decisions(order, tracker)}[line.sku]
-        if not decision.allowed:
-            refuse(decision, order, line, dispatcher, tracker, domain)
-            if not any(d.allowed for _, d in await decisions(order, tracker)):
+        checked = dict(await decisions(order, tracker))
+        if not checked[line].allowed:
+            refuse(checked[line], order, line, dispatcher, tracker, domain)
+            if not any(d.allowed for d in checked.values()):
                 self.end_form()
             return {"return_item": None}
         if await self.cannot_exchange(line, dispatcher, tracker, domain):
@@ -205,7 +204,7 @@ class ActionCreateReturn(Action):
         return "action_create_return"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        reset = [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("return_kind", None)]
+        reset = cleared(domain, FORM, "return_kind")
         try:
             order = await verified_order(tracker)
             line = order and line_of(order, tracker)

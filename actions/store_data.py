@@ -38,16 +38,20 @@ def policy() -> Policy:
     return config().store.policy
 
 
-def today() -> date:
-    """The store's today, for return windows (`store.today` or $SHOPKEEP_TODAY pins it for demos and tests)."""
+def _pinned_day() -> date | None:
+    """The day `use(on=...)`, `store.today` or $SHOPKEEP_TODAY pins (demos, tests), or None."""
     pinned = _opened.get("today") or config().store.today
-    return date.fromisoformat(pinned) if isinstance(pinned, str) else pinned or date.today()
+    return date.fromisoformat(pinned) if isinstance(pinned, str) else pinned
+
+
+def today() -> date:
+    """The store's today, for return windows."""
+    return _pinned_day() or date.today()
 
 
 def now() -> datetime:
-    """Now (UTC), for the cancellation window; follows a pinned today at noon."""
-    pinned = _opened.get("today") or config().store.today
-    pinned = date.fromisoformat(pinned) if isinstance(pinned, str) else pinned
+    """Now (UTC), for the cancellation window; noon of a pinned day."""
+    pinned = _pinned_day()
     return datetime.combine(pinned, dt_time(12), timezone.utc) if pinned else datetime.now(timezone.utc)
 
 

@@ -251,17 +251,17 @@ class Dialogue:
         requested = session.requested_slot
         kept = any(e["name"] in self.domain.forms[form] and session.slots.get(e["name"]) is not None
                    for e in slot_events)
-        if not activating and not kept and len(turn.messages) == said and intent == DENY_INTENT:
+        # Not an answer to the form's question: nothing kept, nothing said about it.
+        unanswered = not activating and not kept and len(turn.messages) == said
+        if unanswered and intent == DENY_INTENT:
             # "no" to a question that is not a yes/no one ("What is your order number?" "no"):
             # the shopper does not want to go on (case B10), so the form stops
             self._deactivate(session)
             turn.queue.append("utter_form_stopped")
             return
-        if not activating and not kept and len(turn.messages) == said:
-            # Not an answer to the form's question (nothing kept, nothing said
-            # about it): handle the message by its own rule (a question mid-form
-            # is answered), then ask again.
-            # ("yes" with nothing to confirm just gets the question again)
+        if unanswered:
+            # Handle the message by its own rule (a question mid-form is answered),
+            # then ask again; "yes" with nothing to confirm just gets the question again.
             own_actions = [] if intent == AFFIRM_INTENT else [
                 a for a in self.rules.by_intent.get(intent, []) if a not in self.domain.forms]
             for action in own_actions:

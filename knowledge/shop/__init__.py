@@ -9,7 +9,7 @@ Actions and the recommender only talk to a `Shop`:
 - `HttpShop` (`knowledge.shop.http`) calls a real shop backend over a small
   documented REST shape (see that module and README.md, "Store data").
 
-`open_shop(settings)` picks one from the configuration. Errors are
+`open_shop(...)` picks one from the configuration's settings. Errors are
 `ShopError` subclasses: `ShopUnavailable` when the backend cannot be reached
 or fails (5xx, timeout), `ShopRefused` when it declines a change (an order
 already packed), `ShopDataError` for a record that cannot be read.
@@ -25,7 +25,7 @@ from typing import Protocol
 
 from knowledge.catalog import Product
 
-# SK-1234, sk1234, SK 1234, #SK-1234 -> SK-1234 (the demo store's numbering; see ShopSettings.order_id_pattern)
+# SK-1234, sk1234, SK 1234, #SK-1234 -> SK-1234 (the demo store's numbering)
 DEFAULT_ORDER_ID = r"#?\s*sk[\s-]?(\d{4,8})"
 
 

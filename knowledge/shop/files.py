@@ -107,8 +107,10 @@ class FileShop:
                 raise ShopDataError(f"{self.journal}:{number}: malformed change: {exc!r}") from None
         return orders, returns
 
-    def _current(self, order_id: str) -> Order | None:
-        changed, _ = self._changes()
+    def _current(self, order_id: str, changed: dict[str, Order] | None = None) -> Order | None:
+        """The order as the journal (`changed`, read now if not given) leaves it."""
+        if changed is None:
+            changed, _ = self._changes()
         return changed.get(order_id) or self._orders.get(order_id)
 
     def _append(self, *entries: dict) -> None:
@@ -150,10 +152,10 @@ class FileShop:
                             exchange_for: str | None = None) -> ReturnRecord:
         def create() -> ReturnRecord:
             with self._lock:
-                order = self._current(order_id)
+                changed, returns = self._changes()
+                order = self._current(order_id, changed)
                 if order is None:
                     raise ShopRefused("unknown_order", f"no order {order_id}")
-                _, returns = self._changes()
                 taken = {r.return_id for r in returns}
                 number = next(n for n in itertools.count(1) if f"R-{order_id}-{n}" not in taken)
                 record = ReturnRecord(return_id=f"R-{order_id}-{number}", order_id=order_id, kind=kind,
