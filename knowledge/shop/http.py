@@ -127,13 +127,18 @@ class HttpShop:
 
     # -- Shop --------------------------------------------------------------
 
-    async def order(self, order_id: str) -> Order | None:
-        path = f"/orders/{_q(order_id)}"
-        status, body = await self._call("GET", path)
+    async def _record(self, path: str, params: dict | None = None) -> tuple[dict | None, str]:
+        """GET one record: (the JSON object, or None for 404; where it came from, for errors)."""
+        status, body = await self._call("GET", path, params=params)
+        where = self._where("GET", path)
         if status == 404:
-            return None
+            return None, where
         self._expect(status, body, "GET", path)
-        return Order.from_dict(_mapping(body, self._where("GET", path)), self._where("GET", path))
+        return _mapping(body, where), where
+
+    async def order(self, order_id: str) -> Order | None:
+        row, where = await self._record(f"/orders/{_q(order_id)}")
+        return None if row is None else Order.from_dict(row, where)
 
     async def cancel_order(self, order_id: str, reason: str = "") -> Order:
         return await self._change_order("POST", f"/orders/{_q(order_id)}/cancel", {"reason": reason}, order_id)
@@ -162,34 +167,26 @@ class HttpShop:
     async def product(self, sku: str) -> Product | None:
         if self._catalog is not None and self._catalog[0] > time.monotonic():
             return self._catalog[2].get(sku)
-        path = f"/products/{_q(sku)}"
-        status, body = await self._call("GET", path)
-        if status == 404:
-            return None
-        self._expect(status, body, "GET", path)
-        return self._product(_mapping(body, self._where("GET", path)), self._where("GET", path))
+        row, where = await self._record(f"/products/{_q(sku)}")
+        return None if row is None else self._product(row, where)
 
     async def stock(self, sku: str) -> int | None:
-        path = f"/inventory/{_q(sku)}"
-        status, body = await self._call("GET", path)
-        if status == 404:
+        row, where = await self._record(f"/inventory/{_q(sku)}")
+        if row is None:
             return None
-        self._expect(status, body, "GET", path)
         try:
-            return int(_mapping(body, self._where("GET", path))["in_stock"])
+            return int(row["in_stock"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ShopDataError(f"{self._where('GET', path)}: expected {{\"sku\", \"in_stock\"}}: {exc!r}") from None
+            raise ShopDataError(f"{where}: expected {{\"sku\", \"in_stock\"}}: {exc!r}") from None
 
     async def customer(self, email: str) -> Customer | None:
-        status, body = await self._call("GET", "/customers", params={"email": normalise_email(email)})
-        if status == 404:
+        row, where = await self._record("/customers", params={"email": normalise_email(email)})
+        if row is None:
             return None
-        self._expect(status, body, "GET", "/customers")
-        row = _mapping(body, self._where("GET", "/customers"))
         try:
             return Customer(str(row["customer_id"]), str(row["email"]), str(row.get("name") or ""))
         except KeyError as exc:
-            raise ShopDataError(f"{self._where('GET', '/customers')}: customer without {exc}") from None
+            raise ShopDataError(f"{where}: customer without {exc}") from None
 
     async def interactions(self) -> list[dict]:
         status, body = await self._call("GET", "/interactions")
