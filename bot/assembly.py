@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from bot.config import Config
 from bot.dialogue.domain import Domain
@@ -25,6 +26,8 @@ from lm.generation import Generator, LlamaCppGenerator
 from lm.models import ModelNotAvailable, resolve_gguf
 from lm.openai_compatible import SPEC_PREFIX as OPENAI_SPEC
 from lm.openai_compatible import OpenAICompatibleGenerator
+from lm.sentiment import SUPPORTED as SENTIMENT_LANGUAGES
+from lm.sentiment import SentimentError, get_analyser, review_language
 from lm.transformers_backend import SPEC_PREFIX as TRANSFORMERS_SPEC
 from lm.transformers_backend import TransformersGenerator
 
@@ -39,6 +42,7 @@ class LoadedModels:
     rules: RuleBook
     lm_status: str = "none"  # the model's file name, "none", "not loaded yet", or why it is unavailable
     notes: list[str] = field(default_factory=list)
+    sentiment: Callable[[str], dict | None] | None = None  # for the negative-sentiment handoff
 
     def attach_generator(self, config: Config) -> None:
         """Load the configured chat model now (blocking): for models loaded
@@ -130,6 +134,28 @@ def build_answerer(config: Config, retriever: Retriever, generator: Generator | 
 LM_DEFERRED = "not loaded yet"
 
 
+def load_sentiment(config: Config) -> Callable[[str], dict | None] | None:
+    """The message sentiment scorer for the negative-sentiment handoff (lm/sentiment.py), loaded now;
+    None when the handoff is off (console.negative_sentiment_handoff: null). The scorer gives
+    {"label", "score" (-1..1), "lang"}, or None for a text it cannot or should not score (no letters,
+    a language not in console.negative_sentiment_languages)."""
+    languages = tuple(lang for lang in config.console.negative_sentiment_languages if lang in SENTIMENT_LANGUAGES)
+    if config.console.negative_sentiment_handoff is None or not languages:
+        return None
+    analyser = get_analyser()
+    analyser.warm_up(languages)
+
+    def score(text: str) -> dict | None:
+        try:
+            if review_language(text) not in languages:
+                return None
+            return analyser.classify(text).as_dict()
+        except SentimentError:
+            return None
+
+    return score
+
+
 def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
     """Everything the bot needs, loaded (and trained or indexed if changed).
 
@@ -147,4 +173,5 @@ def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
         if generator is not None:
             generator.close()
         generator, lm_status = None, LM_DEFERRED
-    return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, rules, lm_status)
+    return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, rules, lm_status,
+                        sentiment=load_sentiment(config))

@@ -11,6 +11,7 @@ from dataclasses import replace
 from logging.handlers import RotatingFileHandler
 
 from bot.config import ConfigError, load_config
+from bot.console.cli import add_console_commands
 from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
 from bot.sessions.embedded_redis import EmbeddedRedisError
 from knowledge.cli import add_knowledge_commands
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_knowledge_commands(sub)
     add_recommend_commands(sub)
     add_review_commands(sub)
+    add_console_commands(sub)
     return parser
 
 

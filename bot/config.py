@@ -19,6 +19,7 @@ from typing import Any
 
 from limits import parse as parse_rate_limit
 
+from bot.console.hours import HoursError, SupportHours
 from bot.yaml_files import read_yaml
 from knowledge.shop.policy import Policy
 
@@ -214,12 +215,22 @@ class TwilioCredentials:
 
 
 @dataclass(frozen=True)
+class ChatwootCredentials:
+    """A store's own Chatwoot, through an Agent Bot (bot/channels/chatwoot.py)."""
+    url: str  # the Chatwoot's base URL, e.g. https://chat.your-store.example
+    bot_token: str = field(repr=False)  # the Agent Bot's access token (header api_access_token)
+    webhook_secret: str = field(repr=False)  # the Agent Bot's webhook secret (X-Chatwoot-Signature)
+    api_url: str = ""  # `url` without its trailing "/" (set from the same variable)
+
+
+@dataclass(frozen=True)
 class PlatformCredentials:
     """The messaging platforms whose secrets are set (None: not enabled)."""
     telegram: TelegramCredentials | None = None
     meta: MetaCredentials | None = None
     slack: SlackCredentials | None = None
     twilio: TwilioCredentials | None = None
+    chatwoot: ChatwootCredentials | None = None
 
 
 # platform: (credentials class, {field: environment variable}, API URL variable)
@@ -232,6 +243,9 @@ PLATFORM_ENV = {
                                  "bot_token": "SHOPKEEP_SLACK_BOT_TOKEN"}, "SHOPKEEP_SLACK_API_URL"),
     "twilio": (TwilioCredentials, {"auth_token": "SHOPKEEP_TWILIO_AUTH_TOKEN",
                                    "account_sid": "SHOPKEEP_TWILIO_ACCOUNT_SID"}, "SHOPKEEP_TWILIO_API_URL"),
+    # Chatwoot has no public API address: its base URL is required, and is also its API URL (checked as one)
+    "chatwoot": (ChatwootCredentials, {"url": "SHOPKEEP_CHATWOOT_URL", "bot_token": "SHOPKEEP_CHATWOOT_BOT_TOKEN",
+                                       "webhook_secret": "SHOPKEEP_CHATWOOT_WEBHOOK_SECRET"}, "SHOPKEEP_CHATWOOT_URL"),
 }
 
 
@@ -268,6 +282,34 @@ def platform_credentials(env: dict[str, str]) -> PlatformCredentials:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The agent handoff console (bot/console/) and when the bot hands a conversation to a person."""
+    enabled: bool = True  # the console at /console
+    # The session cookie's Secure flag: None sets it when the console is reached over https
+    # (directly or, from a trusted proxy, by X-Forwarded-Proto); true/false force it.
+    cookie_secure: bool | None = None
+    session_max_age_s: int = 43200  # an agent is logged out this long after logging in (12 hours)
+    login_slow_after: int = 3  # failed logins for one name (or from one address) before each try waits
+    login_lockout_after: int = 10  # failed logins within login_lockout_s before the name is locked
+    login_lockout_s: int = 900  # how long a lockout lasts (and the window failures are counted in)
+    retention_days: float = 30.0  # transcripts, notes and handoff records are deleted this long after the
+    # conversation's last message
+    # When a person is there to answer: "mon-fri 09:00-17:00", "sat 10:00-14:00" (days mon..sun, 24-hour
+    # times in `timezone`). Empty: always. Outside these hours a shopper handed to a person is told when
+    # to expect one and may leave an e-mail address.
+    support_hours: tuple[str, ...] = ()
+    timezone: str = "UTC"  # an IANA zone name, e.g. "Europe/London", "Asia/Shanghai"
+    # Hand off when the shopper's message scores at or below this (lm/sentiment.py, -1..1); null: never.
+    # Measured by bench/handoff_sentiment.py: at -0.97, 0-0.8% of ordinary English shopper questions on
+    # four store sets hand off, and about a third of openly angry messages do.
+    negative_sentiment_handoff: float | None = -0.97
+    # The languages it applies to. Not Chinese by default: the Chinese model, trained on product reviews,
+    # reads plain questions with 退货/客服/不 as strongly negative (6-14% false handoffs even at -0.97).
+    negative_sentiment_languages: tuple[str, ...] = ("en",)
+    unanswered_handoff: int = 2  # hand off after this many questions in a row the bot could not answer; 0: never
+
+
+@dataclass(frozen=True)
 class Config:
     store_name: str = "our store"
     data_dir: Path = Path("data")
@@ -280,6 +322,7 @@ class Config:
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     platforms: PlatformCredentials = field(default_factory=PlatformCredentials)  # from the environment only
     source: Path | None = None
 
@@ -292,6 +335,7 @@ _SECTIONS = {
     "knowledge": KnowledgeConfig,
     "lm": LmConfig,
     "actions": ActionsConfig,
+    "console": ConsoleConfig,
 }
 
 
@@ -387,7 +431,12 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         source=path.resolve(),
         **sections,
     )
-    return check_channel_addresses(rate_limits_checked(check_ranges(apply_env(config, env))))
+    config = check_channel_addresses(rate_limits_checked(check_ranges(apply_env(config, env))))
+    try:
+        SupportHours.parse(config.console.support_hours, config.console.timezone)
+    except HoursError as exc:
+        raise ConfigError(f"'console.support_hours' / 'console.timezone': {exc}") from None
+    return config
 
 
 # (section, setting, smallest allowed value, whether the smallest is excluded)
@@ -406,6 +455,12 @@ _RANGES = [
     ("channels.messaging", "send_timeout_s", 0, True),
     ("channels.messaging", "concurrent_turns", 1, False),
     ("channels.messaging", "reclaim_after_s", 1, False),
+    ("console", "session_max_age_s", 60, False),
+    ("console", "login_slow_after", 1, False),
+    ("console", "login_lockout_after", 1, False),
+    ("console", "login_lockout_s", 1, False),
+    ("console", "retention_days", 0, True),
+    ("console", "unanswered_handoff", 0, False),
 ]
 
 

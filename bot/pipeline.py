@@ -19,15 +19,22 @@ webhook), the replies saved for it are sent again and nothing runs twice.
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
 from dataclasses import dataclass
+from typing import Callable
 
+from bot.console.desk import HandoffDesk
 from bot.dialogue.engine import Dialogue
 from bot.nlu.interpreter import Interpreter
 from bot.sessions.lock import ConversationLock
+from bot.sessions.redis_client import SessionStoreUnavailable
 from bot.sessions.store import SessionStore
 from knowledge.answers import ASK, ASK_ZH
 from knowledge.query import split_parts, strip_greeting
 from lm.language import has_chinese
+
+log = logging.getLogger(__name__)
 
 # Intents that say nothing the shopper wants done: a question after them is the message.
 SMALL_TALK = frozenset({"greet", "thank", "goodbye"})
@@ -54,10 +61,15 @@ def replies_saved_for(history: list[dict], message_id, text: str) -> list[dict] 
 
 @dataclass
 class Assistant:
+    """The turn pipeline. `sentiment` (blocking, optional): text -> {"label", "score"} for the
+    negative-sentiment handoff. `desk` (optional): the handoff console's records, told of every turn."""
+
     interpreter: Interpreter
     dialogue: Dialogue
     sessions: SessionStore
     locks: ConversationLock
+    sentiment: Callable[[str], dict] | None = None
+    desk: HandoffDesk | None = None
 
     async def handle_turn(self, sender_id: str, text: str, metadata: dict | None = None,
                           channel: str = "rest", on_text=None) -> list[dict]:
@@ -77,11 +89,26 @@ class Assistant:
             parse, questions = await asyncio.to_thread(self.understand, text)
             session.record({"event": "user", "text": text, "parse_data": parse,
                             "input_channel": channel, "metadata": metadata or {}})
+            before = copy.deepcopy(session.handoff)
             messages = await self.dialogue.respond(session, parse, on_text, questions)
+            events = list(session.new_events)
             await self.sessions.save(session, fence=held.fence)
+        if self.desk is not None:
+            # the console's queue, index and traces; the turn is saved whatever happens here
+            try:
+                await self.desk.after_turn(sender_id, channel, before, session, events)
+            except SessionStoreUnavailable as exc:
+                log.error("conversation %s: the console was not told of this turn: %s", sender_id, exc)
         return messages
 
     def understand(self, text: str) -> tuple[dict, list[str]]:
+        """`parse` below, with the message's sentiment when the pipeline has a sentiment model."""
+        parse, questions = self.parse(text)
+        if self.sentiment is not None:
+            parse["sentiment"] = self.sentiment(text)
+        return parse, questions
+
+    def parse(self, text: str) -> tuple[dict, list[str]]:
         """(the parse that decides the turn, further questions in the same
         message to answer from knowledge). Blocking (runs the encoders).
 

@@ -23,6 +23,9 @@ from bot.channels.tokens import ConversationTokens
 from bot.channels.webhooks import messaging_key
 from bot.channels.widget import setup_widget_channel
 from bot.config import Config, secret_key
+from bot.console.api import setup_console
+from bot.console.desk import HandoffDesk
+from bot.console.hours import SupportHours
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions
 from bot.dialogue.engine import Dialogue
 from bot.pipeline import Assistant
@@ -110,13 +113,18 @@ async def assistant_context(app: web.Application):
         await actions.discover()
     else:
         actions = InProcessActions(config.actions.package)
+    console = config.console
     app[assistant_key] = Assistant(
         interpreter=models.interpreter,
-        dialogue=Dialogue(models.domain, models.rules, actions, models.answerer),
+        dialogue=Dialogue(models.domain, models.rules, actions, models.answerer,
+                          hours=SupportHours.parse(console.support_hours, console.timezone),
+                          negative_sentiment=console.negative_sentiment_handoff,
+                          unanswered=console.unanswered_handoff),
         sessions=SessionStore(client, config.sessions.key_prefix, config.sessions.ttl_s,
                               config.sessions.history_limit),
         locks=ConversationLock(client, config.sessions.key_prefix, config.sessions.lock_lease_s,
                                config.sessions.lock_wait_s),
+        sentiment=models.sentiment,
     )
     yield
     await app[assistant_key].locks.drain()
@@ -128,8 +136,12 @@ async def channels_context(app: web.Application):
     subscription to it), source links, conversation tokens, rate limits."""
     config, client = app[config_key], app[redis_key]
     sessions = config.sessions
-    outbox = Outbox(client, sessions.key_prefix, sessions.ttl_s, sessions.history_limit)
+    retention_s = config.console.retention_days * 86400  # transcripts are kept for the console this long
+    outbox = Outbox(client, sessions.key_prefix, int(max(sessions.ttl_s, retention_s)), sessions.history_limit)
     app[outbox_key] = outbox
+    assistant = app[assistant_key]  # the handoff desk: told of every turn, used by the console
+    assistant.desk = HandoffDesk(client, outbox, assistant.sessions, assistant.locks, sessions.key_prefix,
+                                 retention_s, config.store_name)
     products = (await asyncio.to_thread(load_catalog, config.knowledge.catalog)) if config.knowledge.catalog else []
     app[source_index_key] = SourceIndex.build(app[models_key].answerer.retriever.passages, products)
     widget = config.channels.widget
@@ -186,4 +198,6 @@ def init_app(config: Config, models: LoadedModels | None = None) -> web.Applicat
         if config.channels.widget.socketio:
             setup_socketio_channel(app)
     setup_messaging_channels(app)  # the messaging platforms whose secrets are set
+    if config.console.enabled:
+        setup_console(app)  # the agent handoff console at /console
     return app

@@ -11,6 +11,9 @@ from bot.channels.outbound import Outbox
 from bot.channels.rate_limits import RateLimits
 from bot.channels.tokens import ConversationTokens
 from bot.config import Config
+from bot.console.agents import AgentStore
+from bot.console.desk import HandoffDesk
+from bot.console.live import ConsoleHub
 from bot.pipeline import Assistant
 
 config_key = web.AppKey("config", Config)
@@ -23,3 +26,7 @@ outbox_key = web.AppKey("outbox", Outbox)
 source_index_key = web.AppKey("source_index", SourceIndex)
 tokens_key = web.AppKey("tokens", ConversationTokens)
 rate_limits_key = web.AppKey("rate_limits", RateLimits)
+# The handoff console (bot/console): conversations for people, the agents, live updates.
+desk_key = web.AppKey("desk", HandoffDesk)
+agents_key = web.AppKey("agents", AgentStore)
+hub_key = web.AppKey("console_hub", ConsoleHub)

@@ -29,7 +29,8 @@ drop anything they already have, so nothing is lost or shown twice.
 
 An entry: {"id": "1732900000000-0", "role": "user"|"bot"|"agent",
 "client_id": str|None, "reply_to": str|None, "ts": unix seconds,
-"message": neutral message (bot/channels/messages.py)}.
+"message": neutral message (bot/channels/messages.py), "agent"?: the
+console agent's name for role "agent"}.
 
 Raises SessionStoreUnavailable when Redis does not answer.
 """
@@ -182,7 +183,7 @@ class Outbox:
 
     async def deliver(self, conversation_id: str, messages: list[dict], role: str = "bot",
                       keys: list[str] | None = None, reply_to: str | None = None,
-                      client_id: str | None = None) -> list[dict]:
+                      client_id: str | None = None, agent: str | None = None) -> list[dict]:
         """Add `messages` (neutral, bot/channels/messages.py) to the
         conversation and send them to the shopper, wherever they are connected.
 
@@ -198,8 +199,8 @@ class Outbox:
         if not messages:
             return []
         now = time.time()
-        bodies = [{"role": role, "client_id": client_id, "reply_to": reply_to, "ts": now, "message": m}
-                  for m in messages]
+        bodies = [{"role": role, "client_id": client_id, "reply_to": reply_to, "ts": now, "message": m,
+                   **({"agent": agent} if agent else {})} for m in messages]
         args = [self.ttl_s, self.keep, conversation_id]
         for key, body in zip(keys or [""] * len(messages), bodies):
             args += [key, json.dumps(body, ensure_ascii=False)]
@@ -262,6 +263,14 @@ class Outbox:
         except RedisError as exc:
             raise unavailable("read the conversation's messages", exc) from exc
         return [{"id": i.decode(), **json.loads(fields[b"entry"])} for i, fields in rows]
+
+    async def last(self, conversation_id: str, count: int) -> list[dict]:
+        """The latest `count` entries, oldest first."""
+        try:
+            rows = await self.client.xrevrange(self._key("outbox", conversation_id), count=count)
+        except RedisError as exc:
+            raise unavailable("read the conversation's messages", exc) from exc
+        return [{"id": i.decode(), **json.loads(fields[b"entry"])} for i, fields in reversed(rows)]
 
     async def ack(self, conversation_id: str, entry_id: str) -> None:
         """The shopper's client has shown every entry up to `entry_id`. ValueError for a malformed id."""

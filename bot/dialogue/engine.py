@@ -14,6 +14,7 @@ import re
 import time
 from collections import deque
 
+from bot.console.hours import SupportHours
 from bot.dialogue.custom_actions import ActionFailed, ActionRunner
 from bot.dialogue.domain import Domain
 from bot.dialogue.rules import RuleBook
@@ -41,6 +42,21 @@ OFFER_BUTTONS = {"en": [{"title": "Yes, connect me", "payload": "I want to talk 
 HANDOFF_TEXT = {"en": "I'm passing this conversation to a person from our team. They'll reply here as soon as "
                       "they can, and they can see what we've talked about so far.",
                 "zh": "我正在为您转接我们团队的工作人员。他们会尽快在这里回复您，并能看到我们之前的对话。"}
+# Why a conversation went to a person (the console's queue shows these).
+ASKED_FOR_PERSON = "asked_for_person"  # the shopper asked (the handoff intent, or "yes" to the offer)
+NOT_ANSWERED = "not_answered"  # the bot could not answer `unanswered_handoff` questions in a row
+NEGATIVE_SENTIMENT = "negative_sentiment"  # the shopper's message was strongly negative
+HANDOFF_ACTION = "handoff_action"  # a custom action paused the conversation for another reason
+AGENT_PICKED = "agent_picked"  # an agent took the conversation over from the console
+HANDOFF_REASONS = (ASKED_FOR_PERSON, NOT_ANSWERED, NEGATIVE_SENTIMENT, HANDOFF_ACTION, AGENT_PICKED)
+# Outside support hours, after the handoff message: when to expect a person, and an e-mail address asked for.
+AFTER_HOURS_TEXT = {"en": "Our team is away right now (hours: {hours}). A person will pick this up from {next}. "
+                          "If you'd rather get the answer by e-mail, type your e-mail address here.",
+                    "zh": "我们的团队现在不在线（服务时间：{hours}）。工作人员会在{next}起处理您的问题。"
+                          "如果您希望通过电子邮件收到回复，请在这里输入您的邮箱地址。"}
+EMAIL_NOTED_TEXT = {"en": "Thank you. We'll reply to {email} as soon as the team is back.",
+                    "zh": "谢谢！团队上线后会尽快回复到 {email}。"}
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
 NOT_LANGUAGE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links tell no language
 MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
@@ -52,11 +68,19 @@ RESPONSE_KEYS = (*MESSAGE_KEYS, "template", "response", "json_message", "recipie
 
 
 class Dialogue:
-    def __init__(self, domain: Domain, rules: RuleBook, actions: ActionRunner, answerer: KnowledgeAnswerer):
+    """`hours`: when people answer (default: always). `negative_sentiment`: hand off when a message's
+    sentiment score (-1..1, parse["sentiment"]["score"]) is at or below it (None: never).
+    `unanswered`: hand off after this many unanswered questions in a row (0: never)."""
+
+    def __init__(self, domain: Domain, rules: RuleBook, actions: ActionRunner, answerer: KnowledgeAnswerer,
+                 hours: SupportHours | None = None, negative_sentiment: float | None = None, unanswered: int = 0):
         self.domain = domain
         self.rules = rules
         self.actions = actions
         self.answerer = answerer
+        self.hours = hours or SupportHours.parse(())
+        self.negative_sentiment = negative_sentiment
+        self.unanswered = unanswered
 
     def answers_from_knowledge(self, intent: str) -> bool:
         """True when the rules send `intent` (or, without a rule, the fallback) to the knowledge answer."""
@@ -72,11 +96,16 @@ class Dialogue:
         intent = parse["intent"]["name"]
         turn = _Turn(session, parse, on_text)
         self._set_language(session, turn.text)
+        handed_off = bool(session.handoff)
         if session.handoff:
             if intent == STOP_INTENT:
                 session.handoff = None
                 session.record({"event": "resume"})
                 turn.queue.append("utter_handoff_cancelled")
+            elif session.handoff.get("after_hours") and (email := EMAIL.search(turn.text)):
+                # the shopper left an address to be answered at, as the after-hours message asked
+                session.handoff["contact_email"] = email.group(0)
+                turn.say({"text": EMAIL_NOTED_TEXT[self._lang(session)].format(email=email.group(0))})
             elif self._shopper_quiet_for(session) >= HANDOFF_REMINDER_S:
                 # the bot stays silent while a person has the conversation (it cannot see what
                 # the person writes); a shopper who comes back after a long silence is told once
@@ -88,6 +117,10 @@ class Dialogue:
                 turn.queue.append(session.active_form)
             elif intent == AFFIRM_INTENT and self._offered_a_person(session):
                 turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])  # "yes" to "would you like a person?"
+            elif self._angry(parse):
+                # a strongly negative message goes to a person at once, whatever it asks
+                turn.handoff_reason = NEGATIVE_SENTIMENT
+                turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])
             else:
                 turn.queue.extend(self.rules.by_intent.get(intent)
                                   or self.rules.by_intent.get(FALLBACK_INTENT) or ["utter_default"])
@@ -106,8 +139,43 @@ class Dialogue:
         if not session.handoff:
             for question in questions:
                 await self._answer_from_knowledge(turn, question)
+        if session.handoff and not handed_off and not self.hours.is_open():
+            # no one is there now: say when someone will be, and offer to answer by e-mail
+            session.handoff["after_hours"] = True
+            lang = self._lang(session)
+            turn.say({"text": AFTER_HOURS_TEXT[lang].format(hours=self.hours.describe(lang),
+                                                            next=self.hours.when(self.hours.next_open(), lang))})
         return turn.messages
 
+    def _angry(self, parse: dict) -> bool:
+        """The message scores at or below the negative-sentiment threshold, and a rule can hand off."""
+        score = (parse.get("sentiment") or {}).get("score")
+        return (self.negative_sentiment is not None and score is not None and score <= self.negative_sentiment
+                and HANDOFF_INTENT in self.rules.by_intent and parse["intent"]["name"] != STOP_INTENT)
+
+    @staticmethod
+    def _lang(session: Session) -> str:
+        return "zh" if session.slots.get(LANGUAGE_SLOT) == "zh" else "en"
+
+    def _handoff_state(self, turn: "_Turn") -> dict:
+        """The session's handoff record for a handoff in this turn: when, and why (HANDOFF_REASONS)."""
+        reason = turn.handoff_reason or (ASKED_FOR_PERSON if turn.intent in (HANDOFF_INTENT, AFFIRM_INTENT)
+                                         else HANDOFF_ACTION)
+        return {"since": time.time(), "reason": reason}
+
+    def _unanswered_before(self, session: Session) -> int:
+        """How many of the shopper's latest earlier messages in a row got an "I don't know" answer."""
+        count, abstained = 0, False
+        for event in reversed(session.history):
+            if event.get("event") == "bot" and ((event.get("data") or {}).get("custom") or {}).get("abstained"):
+                abstained = True
+            elif event.get("event") == "user":
+                if not abstained:
+                    break
+                count, abstained = count + 1, False
+            elif event.get("event") in ("pause", "resume"):  # a person has answered since
+                break
+        return count
     @staticmethod
     def _shopper_quiet_for(session: Session) -> float:
         """Seconds between the shopper's previous message and this one."""
@@ -144,7 +212,7 @@ class Dialogue:
         session = turn.session
         turn.queue.clear()
         self._deactivate(session)
-        session.handoff = {"since": time.time(), "reason": turn.intent}
+        session.handoff = self._handoff_state(turn)
         session.record({"event": "pause"})
         turn.say(self.domain.render("utter_handoff", session.slots, turn.channel)[0]
                  if "utter_handoff" in self.domain.responses
@@ -343,11 +411,18 @@ class Dialogue:
                                             context_sources=last_sources)
         custom = {"sources": answer.sources}
         message = {"text": answer.text, "custom": custom}
+        can_hand_off = HANDOFF_INTENT in self.rules.by_intent and not turn.session.handoff
+        escalate = (answer.abstained and can_hand_off and self.unanswered > 0
+                    and self._unanswered_before(turn.session) + 1 >= self.unanswered)
         if answer.abstained:
             custom["abstained"] = True
-            if HANDOFF_INTENT in self.rules.by_intent and not turn.session.handoff:
+            if can_hand_off and not escalate:
                 message["buttons"] = OFFER_BUTTONS["zh" if has_chinese(answer.text) else "en"]
         turn.say(message)
+        if escalate:  # the shopper is not getting answers: a person takes over
+            turn.handoff_reason = NOT_ANSWERED
+            for action in self.rules.by_intent[HANDOFF_INTENT]:
+                await self._run(action, turn)
 
     async def _run_custom(self, action: str, turn: "_Turn", candidates: list[dict] = ()) -> None:
         session = turn.session
@@ -404,7 +479,7 @@ class Dialogue:
         elif kind == "reset_slots":
             session.slots = {}
         elif kind == "pause":
-            session.handoff = {"since": time.time(), "reason": turn.intent}
+            session.handoff = self._handoff_state(turn)
             self._deactivate(session)
         elif kind == "resume":
             session.handoff = None
@@ -436,6 +511,7 @@ class _Turn:
                             None)
         self.queue: deque[str] = deque()
         self.messages: list[dict] = []
+        self.handoff_reason: str | None = None  # set when the bot itself decides to hand off (HANDOFF_REASONS)
 
     def say(self, message: dict) -> None:
         self.messages.append(message)

@@ -25,8 +25,28 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+PORT_FILE = "port"  # the running embedded Redis's port, for the commands that use it while the bot runs
+
+
 class EmbeddedRedisError(Exception):
     """The embedded Redis could not be started."""
+
+
+def running_url(directory: Path) -> str | None:
+    """The URL of the embedded Redis a running shopkeep owns in `directory`, or None when none runs
+    there (nobody holds its owner lock)."""
+    directory = Path(directory)
+    try:
+        with open(directory / "owner.lock", "a+") as owner:
+            try:
+                fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # held: a shopkeep is running with it
+                port = int((directory / PORT_FILE).read_text().strip())
+                return f"redis://127.0.0.1:{port}/0"
+            fcntl.flock(owner, fcntl.LOCK_UN)
+    except (FileNotFoundError, ValueError):
+        return None
+    return None
 
 
 def _free_port() -> int:
@@ -111,6 +131,7 @@ class EmbeddedRedis:
                     s.sendall(b"PING\r\n")
                     if s.recv(16).startswith(b"+PONG"):
                         log.info("embedded Redis %s serving %s", self.url, self.directory)
+                        (self.directory / PORT_FILE).write_text(str(self.port))  # for `shopkeep agents` & co.
                         return self.url
             except OSError:
                 time.sleep(0.05)
