@@ -318,7 +318,8 @@ async def resolve(request: web.Request) -> web.Response:
 @role_required(ADMIN)
 async def delete_conversation(request: web.Request) -> web.Response:
     deleted = await request.app[desk_key].delete(request.match_info["id"])
-    log.info("console: %s deleted conversation %s (%d keys)", request[agent_key].name, request.match_info["id"], deleted)
+    log.info("console: %s deleted conversation %s (%d keys)", request[agent_key].name, request.match_info["id"],
+             deleted)
     return web.json_response({"deleted_keys": deleted})
 
 

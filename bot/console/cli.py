@@ -8,7 +8,6 @@ embedded Redis started just for the command.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import getpass
 import json

@@ -95,7 +95,8 @@ async def test_unknown_names_and_wrong_passwords_get_the_same_answer(client, age
     a = await client.post(f"{API}/login", json={"name": "nobody", "password": "whatever it is"})
     b = await client.post(f"{API}/login", json={"name": "ada", "password": "whatever it is"})
     assert a.status == b.status == 401 and await a.json() == await b.json()
-    assert (await client.post(f"{API}/login", data=b"{nope", headers={"Content-Type": "application/json"})).status == 400
+    resp = await client.post(f"{API}/login", data=b"{nope", headers={"Content-Type": "application/json"})
+    assert resp.status == 400
 
 
 async def test_logout_ends_the_session_on_the_server(client, agent_store):
