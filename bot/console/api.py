@@ -32,13 +32,14 @@ import aiohttp_session
 import redis.asyncio as redis
 from aiohttp import WSMsgType, web
 from aiohttp_session.redis_storage import RedisStorage
+from redis.exceptions import RedisError
 
 from bot.channels.base import check_text
 from bot.console.agents import ADMIN, AGENT, Agent, AgentError, AgentStore
 from bot.console.desk import HandoffDesk, NotAssigned
 from bot.console.live import ConsoleHub
 from bot.sessions.lock import LockTimeout
-from bot.sessions.redis_client import SessionStoreUnavailable
+from bot.sessions.redis_client import SessionStoreUnavailable, reason_of
 from bot.typedefs import (
     agents_key,
     assistant_key,
@@ -125,9 +126,9 @@ async def guard(request: web.Request, handler):
                 return json_error(403, "this needs an admin")
             request[agent_key] = agent
         return await handler(request)
-    except SessionStoreUnavailable as exc:
-        return json_error(503, "the session store (Redis) is unavailable; try again", reason=exc.reason,
-                          retry_after_s=1)
+    except (SessionStoreUnavailable, RedisError) as exc:  # (aiohttp-session's storage raises Redis's own)
+        return json_error(503, "the session store (Redis) is unavailable; try again",
+                          reason=getattr(exc, "reason", None) or reason_of(exc), retry_after_s=1)
     except LockTimeout as exc:
         return json_error(503, str(exc), reason="busy", retry_after_s=5)
     except NotAssigned as exc:

@@ -217,7 +217,8 @@ class HandoffDesk:
                 await self._redis("tidy the queue", self.client.zrem(self.queue_key, conversation_id))
                 continue
             wait = max(0.0, now - record["since"])
-            last = await self.outbox.last(conversation_id, LAST_MESSAGES)
+            last = (await self.outbox.last(conversation_id, LAST_MESSAGES) if record.get("channel") != "rest"
+                    else (await self.transcript(conversation_id))[-LAST_MESSAGES:])
             items.append({
                 "id": conversation_id, "channel": record.get("channel", ""), "lang": record.get("lang", ""),
                 "reason": record.get("reason", ""), "since": record["since"], "wait_s": round(wait, 1),

@@ -19,7 +19,7 @@ from bot.dialogue.custom_actions import ActionFailed, ActionRunner
 from bot.dialogue.domain import Domain
 from bot.dialogue.rules import RuleBook
 from bot.sessions.store import Session
-from knowledge.answers import KnowledgeAnswerer
+from knowledge.answers import DONT_KNOW, DONT_KNOW_ZH, KnowledgeAnswerer
 from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ AFTER_HOURS_TEXT = {"en": "Our team is away right now (hours: {hours}). A person
                           "If you'd rather get the answer by e-mail, type your e-mail address here.",
                     "zh": "我们的团队现在不在线（服务时间：{hours}）。工作人员会在{next}起处理您的问题。"
                           "如果您希望通过电子邮件收到回复，请在这里输入您的邮箱地址。"}
+# "I don't know" when a person takes over straight after (DONT_KNOW without its offer).
+NOT_KNOWN_TEXT = {"en": "I'm sorry, I don't have reliable information about that either, and I don't want to guess.",
+                  "zh": "抱歉，这个问题我也没有可靠的信息，不想随便猜测。"}
 EMAIL_NOTED_TEXT = {"en": "Thank you. We'll reply to {email} as soon as the team is back.",
                     "zh": "谢谢！团队上线后会尽快回复到 {email}。"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -418,6 +421,8 @@ class Dialogue:
             custom["abstained"] = True
             if can_hand_off and not escalate:
                 message["buttons"] = OFFER_BUTTONS["zh" if has_chinese(answer.text) else "en"]
+            elif escalate and answer.text in (DONT_KNOW, DONT_KNOW_ZH):  # no offer: the handoff follows at once
+                message["text"] = NOT_KNOWN_TEXT["zh" if answer.text == DONT_KNOW_ZH else "en"]
         turn.say(message)
         if escalate:  # the shopper is not getting answers: a person takes over
             turn.handoff_reason = NOT_ANSWERED
