@@ -141,7 +141,8 @@ async def channels_context(app: web.Application):
     app[outbox_key] = outbox
     assistant = app[assistant_key]  # the handoff desk: told of every turn, used by the console
     assistant.desk = HandoffDesk(client, outbox, assistant.sessions, assistant.locks, sessions.key_prefix,
-                                 retention_s, config.store_name)
+                                 retention_s, config.store_name,
+                                 elsewhere=frozenset({"chatwoot"}))  # Chatwoot's agents answer there
     products = (await asyncio.to_thread(load_catalog, config.knowledge.catalog)) if config.knowledge.catalog else []
     app[source_index_key] = SourceIndex.build(app[models_key].answerer.retriever.passages, products)
     widget = config.channels.widget

@@ -46,6 +46,7 @@ PLATFORMS = (
     Platform("messenger", "Messenger", "meta", "bot.channels.messenger:MessengerChannel", handshake=True),
     Platform("slack", "Slack", "slack", "bot.channels.slack:SlackChannel"),
     Platform("twilio", "Twilio SMS and WhatsApp", "twilio", "bot.channels.twilio:TwilioChannel"),
+    Platform("chatwoot", "Chatwoot (Agent Bot)", "chatwoot", "bot.channels.chatwoot:ChatwootChannel"),
 )
 
 

@@ -48,7 +48,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from bot.channels.messages import check_neutral
-from bot.sessions.redis_client import SessionStoreUnavailable, unavailable
+from bot.sessions.redis_client import SessionStoreUnavailable, follow, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -324,28 +324,12 @@ class Outbox:
             subscriber.wake()
 
     async def _listen(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    self.listening.set()
-                    backoff = 0.1
-                    self._wake()  # whatever arrived while this process was not subscribed
-                    while True:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message and message["type"] == "message":
-                            self._wake(message["data"].decode())
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self.listening.clear()
-                if self._stopping:
-                    return
-                log.warning("outbound messages: lost the Redis subscription (%s: %s); retrying in %.1f s",
-                            type(exc).__name__, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+        async def handle(channel: str, conversation_id: str) -> None:
+            self._wake(conversation_id)
+
+        # after a lost subscription, every socket reads what arrived meanwhile
+        await follow(self.client, (self.channel,), handle, self.listening, lambda: self._stopping,
+                     "outbound messages", on_subscribed=self._wake)
 
 
 class SocketPump:

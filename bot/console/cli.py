@@ -111,23 +111,24 @@ async def _conversations(args, config) -> int:
     return 0
 
 
-def cmd_agents(args, config) -> int:
+def _run(command, args, config, name: str) -> int:
+    """Run an async command; its errors as one line: 2 for bad input, 1 when Redis fails."""
     try:
-        return asyncio.run(_agents(args, config))
+        return asyncio.run(command(args, config))
     except AgentError as exc:
-        print(f"shopkeep agents: {exc}", file=sys.stderr)
+        print(f"shopkeep {name}: {exc}", file=sys.stderr)
         return 2
     except SessionStoreUnavailable as exc:
-        print(f"shopkeep agents: {exc}", file=sys.stderr)
+        print(f"shopkeep {name}: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_agents(args, config) -> int:
+    return _run(_agents, args, config, "agents")
 
 
 def cmd_conversations(args, config) -> int:
-    try:
-        return asyncio.run(_conversations(args, config))
-    except SessionStoreUnavailable as exc:
-        print(f"shopkeep conversations: {exc}", file=sys.stderr)
-        return 1
+    return _run(_conversations, args, config, "conversations")
 
 
 def add_console_commands(sub) -> None:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 WAITING, TAKEN = "waiting", "taken"  # in the queue
 HANDED_BACK, RESOLVED, CANCELLED = "handed_back", "resolved", "cancelled"  # out of it
+ELSEWHERE = "elsewhere"  # handled in another console the channel belongs to (Chatwoot), never queued here
 # Priority: minutes waited, plus a head start for shoppers who are angry or unanswered (in minutes).
 PRIORITY_BONUS_MIN = {NEGATIVE_SENTIMENT: 15.0, NOT_ANSWERED: 5.0}
 LAST_MESSAGES = 3  # shown per queue item
@@ -78,7 +79,10 @@ class NotAssigned(Exception):
 
 class HandoffDesk:
     def __init__(self, client: redis.Redis, outbox: Outbox, sessions: SessionStore, locks: ConversationLock,
-                 prefix: str = "shopkeep", retention_s: float = 30 * 86400, store_name: str = "our store"):
+                 prefix: str = "shopkeep", retention_s: float = 30 * 86400, store_name: str = "our store",
+                 elsewhere: frozenset[str] = frozenset()):
+        """`elsewhere`: channels whose handoffs people answer in that platform's own console (Chatwoot):
+        recorded (history, summary) but not queued here."""
         self.client = client
         self.outbox = outbox
         self.sessions = sessions
@@ -86,6 +90,7 @@ class HandoffDesk:
         self.prefix = prefix
         self.retention_s = int(retention_s)
         self.store_name = store_name
+        self.elsewhere = elsewhere
         self.channel = f"{prefix}:console"
         self.queue_key = f"{prefix}:queue"
         self.index_key = f"{prefix}:index"
@@ -176,11 +181,13 @@ class HandoffDesk:
         key = self.key("handoff", conversation_id)
         since = float(handoff.get("since") or now)
         pipe.delete(key)
-        pipe.hset(key, mapping={"status": WAITING, "reason": handoff.get("reason") or "", "since": since,
+        pipe.hset(key, mapping={"status": ELSEWHERE if channel in self.elsewhere else WAITING,
+                                "reason": handoff.get("reason") or "", "since": since,
                                 "agent": "", "channel": channel, "lang": lang,
                                 "after_hours": "1" if handoff.get("after_hours") else ""})
         pipe.expire(key, self.retention_s)
-        pipe.zadd(self.queue_key, {conversation_id: since})
+        if channel not in self.elsewhere:
+            pipe.zadd(self.queue_key, {conversation_id: since})
         self._event(pipe, "handoff", conversation_id, reason=handoff.get("reason") or "")
 
     def _close(self, pipe, conversation_id: str, status: str, agent: str | None, now: float) -> None:
@@ -336,11 +343,15 @@ class HandoffDesk:
         await self.publish("conversation", conversation_id)
         return note
 
-    async def hand_back(self, conversation_id: str, agent: str, resolve: bool = False) -> None:
+    async def hand_back(self, conversation_id: str, agent: str, resolve: bool = False,
+                        since: float | None = None) -> bool:
         """The bot answers again. `resolve`: the matter is settled (closed quietly); otherwise the shopper
-        is told they are back with the assistant. Any agent may hand back or resolve."""
+        is told they are back with the assistant. Any agent may hand back or resolve. `since`: only the
+        handoff that began then (False, and nothing done, when the session has another or none)."""
         async with self.locks.hold(conversation_id) as held:
             session = await self.sessions.load(conversation_id)
+            if since is not None and (session.handoff or {}).get("since") != since:
+                return False
             if session.handoff:
                 session.handoff = None
                 session.record({"event": "resume"})
@@ -354,6 +365,7 @@ class HandoffDesk:
                                       keys=[f"back:{uuid.uuid4().hex}"])
         await self.publish("queue")
         await self.publish("conversation", conversation_id)
+        return True
 
     # -- canned responses -------------------------------------------------
 

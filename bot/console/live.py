@@ -18,10 +18,9 @@ import json
 import logging
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.console.desk import HandoffDesk
-from bot.sessions.redis_client import SessionStoreUnavailable
+from bot.sessions.redis_client import SessionStoreUnavailable, follow
 
 log = logging.getLogger(__name__)
 
@@ -104,25 +103,10 @@ class ConsoleHub:
             self._queue_changed()
 
     async def _listen(self) -> None:
-        backoff = 0.1
-        while not self._stopping:
-            try:
-                async with self.desk.client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(*self.channels)
-                    self.listening.set()
-                    backoff = 0.1
-                    self._queue_changed()  # whatever changed while this process was not subscribed
-                    while True:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message and message["type"] == "message" and self.sockets:
-                            await self._on_message(message["channel"].decode(), message["data"].decode())
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self.listening.clear()
-                if self._stopping:
-                    return
-                log.warning("console: lost the Redis subscription (%s: %s); retrying in %.1f s",
-                            type(exc).__name__, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+        async def handle(channel: str, data: str) -> None:
+            if self.sockets:
+                await self._on_message(channel, data)
+
+        # after a lost subscription, the queue is read again: whatever changed meanwhile
+        await follow(self.desk.client, self.channels, handle, self.listening, lambda: self._stopping, "console",
+                     on_subscribed=self._queue_changed)

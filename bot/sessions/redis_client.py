@@ -13,12 +13,18 @@ timed out may still run once a stalled Redis resumes.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import MaxConnectionsError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
 
 # Why a session operation failed, as reported to clients and in /health.
 POOL_EXHAUSTED = "pool_exhausted"  # every connection of this process stayed busy for pool_timeout_s
@@ -90,5 +96,37 @@ def health_client(url: str, timeout_s: float = 0.5) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-__all__ = ["SessionStoreUnavailable", "connect", "health_client", "reason_of", "unavailable",
+async def follow(client: redis.Redis, channels: tuple[str, ...], handle: Callable[[str, str], Awaitable[None]],
+                 subscribed: asyncio.Event, stopping: Callable[[], bool], what: str,
+                 on_subscribed: Callable[[], None] = lambda: None) -> None:
+    """Pass every message published on `channels` to `handle(channel, data)`, for as long as the
+    task runs. A lost subscription (Redis restarted or unreachable) is made again, backing off from
+    0.1 to 2 s; `subscribed` is set while it is live, and `on_subscribed` runs each time it is made
+    (to catch up on what was published meanwhile). Ends when `stopping()` after a failure (redis-py
+    can turn a cancellation inside a read into a ConnectionError)."""
+    backoff = 0.1
+    while True:
+        try:
+            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(*channels)
+                subscribed.set()
+                backoff = 0.1
+                on_subscribed()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "message":
+                        await handle(message["channel"].decode(), message["data"].decode())
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError) as exc:
+            subscribed.clear()
+            if stopping():
+                return
+            log.warning("%s: lost the Redis subscription (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc,
+                        backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+
+__all__ = ["SessionStoreUnavailable", "connect", "follow", "health_client", "reason_of", "unavailable",
            "POOL_EXHAUSTED", "TIMEOUT", "DOWN", "ERROR"]
