@@ -496,8 +496,11 @@ def main(argv: list[str] | None = None) -> int:
         analyser = get_analyser()
         pool = [(s, i) for s in sets for i in range(len(s.texts)) if not math.isnan(s.scores[i])]
         sample = random.Random(args.seed).sample(pool, min(args.check_classify, len(pool)))
+        began = time.perf_counter()
         diff = max(abs(analyser.classify(s.texts[i]).score - s.scores[i]) for s, i in sample)
-        print(f"classify() one by one vs batched run() on {len(sample)} messages: max |score difference| {diff:.4f}")
+        each_ms = (time.perf_counter() - began) / len(sample) * 1000
+        print(f"classify() one by one vs batched run() on {len(sample)} messages: max |score difference| {diff:.4f}; "
+              f"{each_ms:.1f} ms per message one at a time (as each turn scores its message)")
 
     print(f"\nrule: per language, the highest t at which each tune ordinary set has <= {args.max_false:.1%} "
           f"triggering")
