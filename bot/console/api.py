@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 
 from bot.channels.base import check_text
 from bot.console.agents import ADMIN, AGENT, Agent, AgentError, AgentStore
-from bot.console.desk import HandoffDesk, NotAssigned
+from bot.console.desk import HandoffDesk, NotAssigned, NotOpen
 from bot.console.live import ConsoleHub
 from bot.sessions.lock import LockTimeout
 from bot.sessions.redis_client import SessionStoreUnavailable, reason_of
@@ -133,6 +133,8 @@ async def guard(request: web.Request, handler):
         return json_error(503, str(exc), reason="busy", retry_after_s=5)
     except NotAssigned as exc:
         return json_error(409, str(exc), agent=exc.agent)
+    except NotOpen as exc:
+        return json_error(409, str(exc), handoff_status=exc.status)
     except AgentError as exc:
         return json_error(400, str(exc))
 

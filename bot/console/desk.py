@@ -77,6 +77,15 @@ class NotAssigned(Exception):
         self.agent = agent
 
 
+class NotOpen(Exception):
+    """The conversation has no handoff waiting or taken (`status`: its last one's, or None)."""
+
+    def __init__(self, status: str | None):
+        super().__init__(f"this conversation is not with a person ({status.replace('_', ' ')})" if status
+                         else "this conversation has not been handed to a person")
+        self.status = status
+
+
 class HandoffDesk:
     def __init__(self, client: redis.Redis, outbox: Outbox, sessions: SessionStore, locks: ConversationLock,
                  prefix: str = "shopkeep", retention_s: float = 30 * 86400, store_name: str = "our store",
@@ -352,6 +361,9 @@ class HandoffDesk:
             session = await self.sessions.load(conversation_id)
             if since is not None and (session.handoff or {}).get("since") != since:
                 return False
+            record = await self.handoff(conversation_id)
+            if since is None and (record is None or record["status"] not in (WAITING, TAKEN)):
+                raise NotOpen(record["status"] if record else None)
             if session.handoff:
                 session.handoff = None
                 session.record({"event": "resume"})

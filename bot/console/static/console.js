@@ -444,13 +444,16 @@ function handoffText(ho) {
   if (!isObj(ho)) return 'The bot is answering (no handoff).';
   const st = str(ho.status);
   const bits = [st === 'taken' ? `Taken by ${me && ho.agent === me.name ? 'you' : str(ho.agent) || 'an agent'}` :
-    st === 'waiting' ? `Waiting since ${when(ho.since)}` : st ? st[0].toUpperCase() + st.slice(1) : 'Handed off'];
+    st === 'waiting' ? `Waiting since ${when(ho.since)}` : CLOSED_TEXT[st] || (st ? st[0].toUpperCase() + st.slice(1) : 'Handed off')];
   if (ho.reason) bits.push(reasonText(ho.reason));
   if (ho.after_hours) bits.push('after hours');
   if (ho.contact_email) bits.push(`contact: ${str(ho.contact_email)}`);
   return bits.join(' · ');
 }
-const handoffActive = ho => isObj(ho) && !['resolved', 'closed', 'bot'].includes(str(ho.status));
+// A handoff is open while it waits for a person or one has it; the other statuses are the desk's closed ones.
+const CLOSED_TEXT = { handed_back: 'Handed back to the bot', resolved: 'Resolved', cancelled: 'Cancelled by the shopper',
+  elsewhere: 'Answered in Chatwoot' };
+const handoffActive = ho => isObj(ho) && ['waiting', 'taken'].includes(str(ho.status));
 const mine = () => !!conv && !!me && isObj(conv.handoff) && conv.handoff.status === 'taken' && conv.handoff.agent === me.name;
 
 function renderConversation(toEnd) {

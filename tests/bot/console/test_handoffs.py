@@ -136,6 +136,9 @@ async def test_take_over_reply_and_hand_back(client, agent_store):
     assert trace["intent"] == "human_handoff" and trace["actions"] == ["action_handoff_to_human"]
     assert (await client.post(f"{API}/conversations/s1/handback", headers=headers)).status == 200
     assert await queue(client) == []
+    for again in ("handback", "resolve"):  # nothing to hand back now: the shopper is not told twice
+        resp = await client.post(f"{API}/conversations/s1/{again}", headers=headers)
+        assert resp.status == 409 and (await resp.json())["handoff_status"] == "handed_back"
     answer = await shopper_says(client, "s1", "Do you accept PayPal?")
     assert "PayPal" in answer[0]["text"]  # the bot answers again
     seen = await view(client, "s1")
