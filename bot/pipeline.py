@@ -93,12 +93,13 @@ class Assistant:
             messages = await self.dialogue.respond(session, parse, on_text, questions)
             events = list(session.new_events)
             await self.sessions.save(session, fence=held.fence)
-        if self.desk is not None:
-            # the console's queue, index and traces; the turn is saved whatever happens here
-            try:
-                await self.desk.after_turn(sender_id, channel, before, session, events)
-            except SessionStoreUnavailable as exc:
-                log.error("conversation %s: the console was not told of this turn: %s", sender_id, exc)
+            if self.desk is not None:
+                # the console's queue, index and traces, still under the lock so that a handoff's start
+                # and end reach it in order; the turn is saved whatever happens here
+                try:
+                    await self.desk.after_turn(sender_id, channel, before, session, events)
+                except SessionStoreUnavailable as exc:
+                    log.error("conversation %s: the console was not told of this turn: %s", sender_id, exc)
         return messages
 
     def understand(self, text: str) -> tuple[dict, list[str]]:

@@ -179,6 +179,7 @@ class Dialogue:
             elif event.get("event") in ("pause", "resume"):  # a person has answered since
                 break
         return count
+
     @staticmethod
     def _shopper_quiet_for(session: Session) -> float:
         """Seconds between the shopper's previous message and this one."""
