@@ -10,7 +10,7 @@ Every turn tells the desk what happened (`after_turn`); agents act through it
     P:index              sorted set: every conversation (score: its last message), for search and history
     P:traces:{id}        hash: message id -> what the bot did with that message (intent, actions, sources)
     P:notes:{id}         list: internal notes (JSON {agent, text, ts})
-    P:canned             hash: shortcut -> canned response (JSON {shortcut, text, lang})
+    P:canned             hash: "{lang}:{shortcut}" -> canned response (JSON {shortcut, text, lang})
     P:console-events     stream: conversation, handoff, first_reply, handed_back, resolved (for the summary)
     P:gaps:{YYYY-MM-DD}  sorted set: questions the bot could not answer that day -> count
 
@@ -383,16 +383,20 @@ class HandoffDesk:
 
     async def canned(self) -> list[dict]:
         raw = await self._redis("read the canned responses", self.client.hgetall(self.canned_key))
-        return sorted((json.loads(v) for v in raw.values()), key=lambda c: c["shortcut"])
+        return sorted((json.loads(v) for v in raw.values()), key=lambda c: (c["shortcut"], c["lang"]))
 
     async def add_canned(self, shortcut: str, text: str, lang: str = "") -> dict:
+        """Add or replace the response for `shortcut` in `lang` ("en", "zh", or "" for any language):
+        one shortcut can have a version per language."""
         item = {"shortcut": shortcut, "text": text, "lang": lang}
-        await self._redis("save the canned response",
-                          self.client.hset(self.canned_key, shortcut, json.dumps(item, ensure_ascii=False)))
+        await self._redis("save the canned response", self.client.hset(
+            self.canned_key, f"{lang}:{shortcut}", json.dumps(item, ensure_ascii=False)))
         return item
 
     async def remove_canned(self, shortcut: str) -> bool:
-        return bool(await self._redis("remove the canned response", self.client.hdel(self.canned_key, shortcut)))
+        """Remove every language's version of `shortcut`."""
+        fields = [f"{lang}:{shortcut}" for lang in ("", "en", "zh")]
+        return bool(await self._redis("remove the canned response", self.client.hdel(self.canned_key, *fields)))
 
     # -- search, history, deletion ----------------------------------------
 

@@ -234,10 +234,14 @@ async def test_search_export_canned_and_summary(client, agent_store):
     resp = await client.post(f"{API}/canned", json={"shortcut": "/refund", "text": "Refunds take 5-10 days.",
                                                     "lang": "en"}, headers=headers)
     assert resp.status == 200
-    assert (await (await client.get(f"{API}/canned")).json())["canned"][0]["shortcut"] == "/refund"
+    await client.post(f"{API}/canned", json={"shortcut": "/refund", "text": "退款需要5到10天。", "lang": "zh"},
+                      headers=headers)
+    canned = (await (await client.get(f"{API}/canned")).json())["canned"]
+    assert [(c["shortcut"], c["lang"]) for c in canned] == [("/refund", "en"), ("/refund", "zh")]  # one per language
     assert (await client.post(f"{API}/canned", json={"shortcut": "no slash", "text": "x"},
                               headers=headers)).status == 400
     assert (await client.delete(f"{API}/canned/refund", headers=headers)).status == 200
+    assert (await (await client.get(f"{API}/canned")).json())["canned"] == []
 
     await client.post(f"{API}/conversations/web-bo/take", headers=headers)
     await client.post(f"{API}/conversations/web-bo/reply", json={"text": "Hello!"}, headers=headers)
