@@ -3,7 +3,8 @@
     P:console-agents     hash: name -> JSON {"role", "hash" (argon2id, argon2-cffi), "created_at",
                          "version"} ("version" goes up with each new password, which logs the
                          agent's open sessions out)
-    P:login-failures:{kind}:{key}   failed logins for one name or one address (expires)
+    P:login-failures:{kind}:{key}   login attempts not yet proven good, for one name or one address
+                         (expires)
 
 Roles: "admin" (everything, including agents, canned responses and deleting
 a shopper's data) and "agent" (the queue and conversations). Kept in Redis so
@@ -154,34 +155,31 @@ class AgentStore:
     def _failure_keys(self, name: str, address: str) -> list[str]:
         return [f"{self.failures_prefix}:name:{name.casefold()}", f"{self.failures_prefix}:ip:{address}"]
 
-    async def failures(self, name: str, address: str) -> tuple[int, float]:
-        """(the most failed logins counted for this name or this address, seconds until that count expires)."""
+    async def attempt(self, name: str, address: str, window_s: int) -> tuple[int, float]:
+        """Count a login attempt for the name and for the address before its password is checked, so
+        that guesses sent in parallel are counted too. Returns (the larger count, seconds until it
+        expires). Each count lasts `window_s` from its first attempt; `succeeded` takes a good login's
+        attempt back."""
         keys = self._failure_keys(name, address)
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
+            async with self.client.pipeline(transaction=True) as pipe:
                 for key in keys:
-                    pipe.get(key)
+                    pipe.set(key, 0, ex=window_s, nx=True)  # the window starts at the first attempt
+                    pipe.incr(key)  # (keeps the expiry)
                     pipe.ttl(key)
                 values = await pipe.execute()
         except RedisError as exc:
-            raise unavailable("check the failed logins", exc) from exc
-        counts = [(int(values[i] or 0), max(0, values[i + 1])) for i in (0, 2)]
-        return max(counts)
+            raise unavailable("count the login attempt", exc) from exc
+        return max((values[1], max(0, values[2])), (values[4], max(0, values[5])))
 
-    async def failed(self, name: str, address: str, window_s: int) -> None:
-        """Count a failed login for the name and the address, each for `window_s` from its first failure."""
+    async def succeeded(self, name: str, address: str) -> None:
+        """A good login clears the name's count and takes its attempt back from the address's (one
+        office address where many agents log in is not locked; one address guessing many names is)."""
+        name_key, address_key = self._failure_keys(name, address)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                for key in self._failure_keys(name, address):
-                    pipe.set(key, 0, ex=window_s, nx=True)  # the window starts at the first failure
-                    pipe.incr(key)  # (keeps the expiry)
+                pipe.delete(name_key)
+                pipe.decr(address_key)
                 await pipe.execute()
-        except RedisError as exc:
-            raise unavailable("count the failed login", exc) from exc
-
-    async def succeeded(self, name: str) -> None:
-        """A good login clears the name's failures (not the address's: one address guessing many names)."""
-        try:
-            await self.client.delete(self._failure_keys(name, "")[0])
         except RedisError as exc:
             raise unavailable("clear the failed logins", exc) from exc

@@ -34,9 +34,9 @@ from aiohttp import WSMsgType, web
 from aiohttp_session.redis_storage import RedisStorage
 from redis.exceptions import RedisError
 
-from bot.channels.base import check_text
+from bot.channels.base import ChannelError, check_text
 from bot.console.agents import ADMIN, AGENT, Agent, AgentError, AgentStore
-from bot.console.desk import HandoffDesk, NotAssigned, NotOpen
+from bot.console.desk import HandoffDesk, NotAssigned, NotOpen, Unreachable
 from bot.console.live import ConsoleHub
 from bot.sessions.lock import LockTimeout
 from bot.sessions.redis_client import SessionStoreUnavailable, reason_of
@@ -135,6 +135,10 @@ async def guard(request: web.Request, handler):
         return json_error(409, str(exc), agent=exc.agent)
     except NotOpen as exc:
         return json_error(409, str(exc), handoff_status=exc.status)
+    except Unreachable as exc:
+        return json_error(409, str(exc), channel=exc.channel)
+    except web.HTTPRequestEntityTooLarge as exc:  # (a body over server.max_body_bytes)
+        return json_error(413, exc.text or "the request body is too large")
     except AgentError as exc:
         return json_error(400, str(exc))
 
@@ -158,9 +162,8 @@ def _text(body: dict, field: str, max_chars: int) -> str:
                                  content_type="application/json")
     try:
         return check_text(text.strip(), max_chars, field)
-    except Exception as exc:  # ChannelError 413
-        raise web.HTTPRequestEntityTooLarge(max_chars, len(text), text=json.dumps({"error": str(exc)}),
-                                            content_type="application/json") from None
+    except ChannelError as exc:  # 413
+        raise web.HTTPRequestEntityTooLarge(max_chars, len(text), text=str(exc)) from None  # (guard: JSON)
 
 
 def _me(agent, session) -> dict:
@@ -184,17 +187,17 @@ async def login(request: web.Request) -> web.Response:
         return json_error(400, "'name' and 'password' are required")
     settings, agents = request.app[config_key].console, request.app[agents_key]
     address = request.remote or "unknown"
-    failures, expires_in = await agents.failures(name, address)
-    if failures >= settings.login_lockout_after:
+    # counted before the password is checked: guesses sent all at once are each counted
+    attempts, expires_in = await agents.attempt(name, address, settings.login_lockout_s)
+    if attempts > settings.login_lockout_after:
         return json_error(429, f"too many failed logins; try again in {expires_in} s", retry_after_s=expires_in)
-    if failures >= settings.login_slow_after:  # each further try waits longer
-        await asyncio.sleep(min(MAX_SLOW_DOWN_S, 2.0 ** (failures - settings.login_slow_after)))
+    if attempts > settings.login_slow_after:  # each further try waits longer
+        await asyncio.sleep(min(MAX_SLOW_DOWN_S, 2.0 ** (attempts - settings.login_slow_after - 1)))
     agent = await agents.verify(name, password)
     if agent is None:
-        await agents.failed(name, address, settings.login_lockout_s)
         log.warning("console: failed login for %r from %s", name[:64], address)
         return json_error(401, "wrong name or password")
-    await agents.succeeded(name)
+    await agents.succeeded(name, address)
     session = await aiohttp_session.new_session(request)  # a new key: no session fixation
     session.update(agent=agent.name, version=agent.version, csrf=secrets.token_urlsafe(32))
     log.info("console: %s logged in from %s", agent.name, address)
@@ -285,7 +288,10 @@ async def assign(request: web.Request) -> web.Response:
 
 async def reply(request: web.Request) -> web.Response:
     text = _text(await _body(request), "text", request.app[config_key].server.max_message_chars)
-    entry, reach = await request.app[desk_key].reply(request.match_info["id"], request[agent_key].name, text)
+    try:
+        entry, reach = await request.app[desk_key].reply(request.match_info["id"], request[agent_key].name, text)
+    except KeyError:
+        return json_error(404, "no such conversation")
     return web.json_response({"entry": entry, "delivery": reach})
 
 
@@ -309,12 +315,15 @@ async def suggest(request: web.Request) -> web.Response:
 
 
 async def handback(request: web.Request) -> web.Response:
-    await request.app[desk_key].hand_back(request.match_info["id"], request[agent_key].name)
+    agent = request[agent_key]
+    await request.app[desk_key].hand_back(request.match_info["id"], agent.name, admin=agent.role == ADMIN)
     return web.json_response({"ok": True})
 
 
 async def resolve(request: web.Request) -> web.Response:
-    await request.app[desk_key].hand_back(request.match_info["id"], request[agent_key].name, resolve=True)
+    agent = request[agent_key]
+    await request.app[desk_key].hand_back(request.match_info["id"], agent.name, resolve=True,
+                                          admin=agent.role == ADMIN)
     return web.json_response({"ok": True})
 
 
@@ -328,9 +337,11 @@ async def delete_conversation(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     try:
-        days = max(1, min(365, int(request.query.get("days", 7))))
+        days = int(request.query.get("days", 7))
     except ValueError:
-        return json_error(400, "'days' must be a number")
+        days = 0
+    if not 1 <= days <= 365:
+        return json_error(400, "'days' must be a whole number from 1 to 365")
     return web.json_response(await request.app[desk_key].metrics(days))
 
 
@@ -348,7 +359,9 @@ async def add_canned(request: web.Request) -> web.Response:
             or any(ch.isspace() for ch in shortcut):
         return json_error(400, "a shortcut is '/' and a word, e.g. /refund")
     text = _text(body, "text", request.app[config_key].server.max_message_chars)
-    lang = body.get("lang") if body.get("lang") in ("en", "zh") else ""
+    lang = body.get("lang") or ""
+    if lang not in ("", "en", "zh"):
+        return json_error(400, "'lang' must be \"en\", \"zh\" or empty (any language)")
     return web.json_response({"canned": await request.app[desk_key].add_canned(shortcut, text, lang)})
 
 

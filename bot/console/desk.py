@@ -13,6 +13,7 @@ Every turn tells the desk what happened (`after_turn`); agents act through it
     P:canned             hash: "{lang}:{shortcut}" -> canned response (JSON {shortcut, text, lang})
     P:console-events     stream: conversation, handoff, first_reply, handed_back, resolved (for the summary)
     P:gaps:{YYYY-MM-DD}  sorted set: questions the bot could not answer that day -> count
+    P:gaps-of:{id}       list: the [day, question] pairs the conversation added there (for deletion)
 
 and the pub/sub channel P:console, which names what changed ({"type": "queue"}
 or {"type": "conversation", "id"}); bot/console/live.py passes it on to every
@@ -53,6 +54,8 @@ LAST_MESSAGES = 3  # shown per queue item
 SEARCH_SCAN = 5000  # most recent conversations a search reads
 EVENTS_KEEP = 200_000  # summary events kept (the oldest go first)
 MAX_NOTE_CHARS = 4000
+JOINED_TEXT = {"en": "{agent} from our team has joined the conversation.",
+               "zh": "我们团队的 {agent} 已加入对话。"}
 BACK_TEXT = {"en": "You're back with the {store} assistant. Ask me anything, or ask for a person again at any time.",
              "zh": "现在由{store}的智能助手继续为您服务。有任何问题都可以问我，也可以随时再次要求人工客服。"}
 
@@ -75,6 +78,15 @@ class NotAssigned(Exception):
         super().__init__(f"this conversation is being answered by {agent}" if agent
                          else "take this conversation over first")
         self.agent = agent
+
+
+class Unreachable(Exception):
+    """The shopper's channel cannot take a later message (Rasa's REST channel answers only the request)."""
+
+    def __init__(self, channel: str):
+        super().__init__(f"the shopper wrote through the {channel} channel, which cannot receive later messages "
+                         "(it only answers each request): reach them another way, then resolve")
+        self.channel = channel
 
 
 class NotOpen(Exception):
@@ -149,9 +161,13 @@ class HandoffDesk:
                 pipe.hset(self.key("traces", conversation_id), message_id, json.dumps(trace, ensure_ascii=False))
                 pipe.expire(self.key("traces", conversation_id), self.retention_s)
                 if trace["abstained"] and text:
-                    gaps = f"{self.prefix}:gaps:{date.today().isoformat()}"
-                    pipe.zincrby(gaps, 1, " ".join(text.split())[:200])
+                    day, question = date.today().isoformat(), " ".join(text.split())[:200]
+                    gaps = f"{self.prefix}:gaps:{day}"
+                    pipe.zincrby(gaps, 1, question)
                     pipe.expire(gaps, self.retention_s)
+                    # which gaps this conversation added, so that deleting it takes them back
+                    pipe.rpush(self.key("gaps-of", conversation_id), json.dumps([day, question], ensure_ascii=False))
+                    pipe.expire(self.key("gaps-of", conversation_id), self.retention_s)
                 if after and not before:
                     self._open(pipe, conversation_id, after, channel, lang, now)
                 elif before and not after:
@@ -222,8 +238,8 @@ class HandoffDesk:
         return record
 
     async def queue(self) -> list[dict]:
-        """The conversations waiting for or held by a person, highest priority first (QueueItem,
-        bot/console/api.py)."""
+        """The conversations waiting for a person, highest priority first, then those a person has
+        (QueueItem, README "Agent console")."""
         ids = [i.decode() for i in await self._redis("read the queue", self.client.zrange(self.queue_key, 0, -1))]
         now = time.time()
         items = []
@@ -242,7 +258,7 @@ class HandoffDesk:
                 "priority": round(wait / 60 + PRIORITY_BONUS_MIN.get(record.get("reason"), 0.0), 2),
                 "last_messages": [_short(entry) for entry in last],
                 "contact_email": record["contact_email"], "after_hours": record["after_hours"]})
-        items.sort(key=lambda item: -item["priority"])
+        items.sort(key=lambda item: (item["status"] != WAITING, -item["priority"]))  # waiting first
         return items
 
     async def transcript(self, conversation_id: str) -> list[dict]:
@@ -300,10 +316,13 @@ class HandoffDesk:
             queued = current is not None and current["status"] in (WAITING, TAKEN)
             if queued and current["agent"] and current["agent"] != agent and current["status"] == TAKEN and not force:
                 raise NotAssigned(current["agent"])
+            joined = not (queued and current["status"] == TAKEN and current["agent"] == agent)
             if not session.handoff:  # an agent picks a conversation the bot still has
                 session.handoff = {"since": now, "reason": AGENT_PICKED}
                 session.record({"event": "pause"})
-                await self.sessions.save(session, fence=held.fence)
+            # (the dialogue then keeps the handoff when the shopper says "never mind": a person is answering)
+            session.handoff["agent"] = agent
+            await self.sessions.save(session, fence=held.fence)
             if not queued:
                 async with self.client.pipeline(transaction=True) as pipe:
                     self._open(pipe, conversation_id, session.handoff, record.get("channel", ""),
@@ -313,6 +332,8 @@ class HandoffDesk:
                 keys=[self.key("handoff", conversation_id)], args=[agent, "1" if force else "", now]))
             if holder:
                 raise NotAssigned(holder.decode())
+        if joined:  # the shopper is told a person is here now
+            await self._tell(conversation_id, JOINED_TEXT, agent=agent)
         await self.publish("queue")
         await self.publish("conversation", conversation_id)
         return await self.handoff(conversation_id)
@@ -327,6 +348,11 @@ class HandoffDesk:
         """Send the agent's message to the shopper by their channel (the outbound path). Returns
         (the transcript entry, how it reaches the shopper: "socket", "api" or "none"). Raises
         NotAssigned unless `agent` holds the conversation."""
+        conversation = await self.outbox.record(conversation_id)
+        if conversation is None:
+            raise KeyError(conversation_id)
+        if conversation.get("reach") == NONE:
+            raise Unreachable(conversation.get("channel") or "this channel")
         record = await self._held_by(conversation_id, agent)
         entries = await self.outbox.deliver(conversation_id, [{"text": text}], role="agent",
                                             keys=[f"agent:{uuid.uuid4().hex}"], agent=agent)
@@ -338,8 +364,7 @@ class HandoffDesk:
                                   seconds=round(now - record["since"], 1))
                 await self._redis("record the first reply", pipe.execute())
         await self.publish("queue")
-        reach = (await self.outbox.record(conversation_id) or {}).get("reach", NONE)
-        return entries[0], reach
+        return entries[0], conversation.get("reach", NONE)
 
     async def note(self, conversation_id: str, agent: str, text: str) -> dict:
         """An internal note (never sent to the shopper)."""
@@ -353,10 +378,11 @@ class HandoffDesk:
         return note
 
     async def hand_back(self, conversation_id: str, agent: str, resolve: bool = False,
-                        since: float | None = None) -> bool:
+                        since: float | None = None, admin: bool = False) -> bool:
         """The bot answers again. `resolve`: the matter is settled (closed quietly); otherwise the shopper
-        is told they are back with the assistant. Any agent may hand back or resolve. `since`: only the
-        handoff that began then (False, and nothing done, when the session has another or none)."""
+        is told they are back with the assistant. A waiting conversation can be handed back by any agent,
+        a taken one only by its agent or an `admin` (NotAssigned otherwise). `since`: only the handoff
+        that began then (False, and nothing done, when the session has another or none)."""
         async with self.locks.hold(conversation_id) as held:
             session = await self.sessions.load(conversation_id)
             if since is not None and (session.handoff or {}).get("since") != since:
@@ -364,6 +390,8 @@ class HandoffDesk:
             record = await self.handoff(conversation_id)
             if since is None and (record is None or record["status"] not in (WAITING, TAKEN)):
                 raise NotOpen(record["status"] if record else None)
+            if since is None and record["status"] == TAKEN and record["agent"] != agent and not admin:
+                raise NotAssigned(record["agent"])
             if session.handoff:
                 session.handoff = None
                 session.record({"event": "resume"})
@@ -372,12 +400,19 @@ class HandoffDesk:
             self._close(pipe, conversation_id, RESOLVED if resolve else HANDED_BACK, agent, time.time())
             await self._redis("close the handoff", pipe.execute())
         if not resolve:
-            lang = "zh" if (await self.handoff(conversation_id) or {}).get("lang") == "zh" else "en"
-            await self.outbox.deliver(conversation_id, [{"text": BACK_TEXT[lang].format(store=self.store_name)}],
-                                      keys=[f"back:{uuid.uuid4().hex}"])
+            await self._tell(conversation_id, BACK_TEXT, store=self.store_name)
         await self.publish("queue")
         await self.publish("conversation", conversation_id)
         return True
+
+    async def _tell(self, conversation_id: str, texts: dict[str, str], **values) -> None:
+        """A message from the bot to the shopper in their language (`texts`: {"en", "zh"} templates);
+        nothing for a channel that cannot receive later messages."""
+        if (await self.outbox.record(conversation_id) or {}).get("reach") == NONE:
+            return
+        lang = "zh" if (await self.handoff(conversation_id) or {}).get("lang") == "zh" else "en"
+        await self.outbox.deliver(conversation_id, [{"text": texts[lang].format(**values)}],
+                                  keys=[f"console:{uuid.uuid4().hex}"])
 
     # -- canned responses -------------------------------------------------
 
@@ -438,7 +473,10 @@ class HandoffDesk:
 
     async def delete(self, conversation_id: str) -> int:
         """Delete everything kept about the conversation (a shopper's request): session, history,
-        transcript, traces, notes, handoff, its place in the queue and index. Returns the keys deleted."""
+        transcript, traces, notes, handoff, its place in the queue and index, the questions it added
+        to the knowledge gaps and its events in the summary. Returns the keys deleted. Redis is then
+        asked to rewrite its append-only file, so the text leaves the disk too (BGREWRITEAOF; skipped,
+        with a warning, where the server refuses it)."""
         suffix, inner = f":{conversation_id}", f":{conversation_id}:"
         pattern = f"{self.prefix}:*{_glob_escape(conversation_id)}*"
         keys = []
@@ -447,16 +485,40 @@ class HandoffDesk:
                 name = key.decode()
                 if name.endswith(suffix) or inner in name:  # exactly this conversation, not one containing its id
                     keys.append(key)
+            gaps = [json.loads(g) for g in await self.client.lrange(self.key("gaps-of", conversation_id), 0, -1)]
+            events = [entry_id async for entry_id in self._events_of(conversation_id)]
             async with self.client.pipeline(transaction=True) as pipe:
                 if keys:
                     pipe.delete(*keys)
                 pipe.zrem(self.queue_key, conversation_id)
                 pipe.zrem(self.index_key, conversation_id)
+                for day, question in gaps:
+                    pipe.zincrby(f"{self.prefix}:gaps:{day}", -1, question)
+                    pipe.zremrangebyscore(f"{self.prefix}:gaps:{day}", "-inf", 0)
+                if events:
+                    pipe.xdel(self.events_key, *events)
                 await pipe.execute()
         except RedisError as exc:
             raise unavailable("delete the conversation", exc) from exc
+        try:
+            await self.client.bgrewriteaof()
+        except RedisError as exc:  # (already running, or not allowed on a managed Redis)
+            log.warning("conversation %s deleted; Redis did not rewrite its append-only file now (%s)",
+                        conversation_id, exc)
         await self.publish("queue")
         return len(keys)
+
+    async def _events_of(self, conversation_id: str):
+        """The ids of the summary events about the conversation (reads the whole stream, in pages)."""
+        start = "-"
+        while True:
+            rows = await self.client.xrange(self.events_key, start, "+", count=5000)
+            for entry_id, fields in rows:
+                if fields.get(b"id", b"").decode() == conversation_id:
+                    yield entry_id
+            if len(rows) < 5000:
+                return
+            start = "(" + rows[-1][0].decode()
 
     async def prune(self) -> int:
         """Drop conversations past the retention from the index (their keys have expired), and queue
@@ -464,6 +526,8 @@ class HandoffDesk:
         cutoff = time.time() - self.retention_s
         dropped = await self._redis("prune the index",
                                     self.client.zremrangebyscore(self.index_key, "-inf", cutoff))
+        # summary events (conversation ids) are kept for the retention too
+        await self._redis("prune the summary", self.client.xtrim(self.events_key, minid=f"{int(cutoff * 1000)}-0"))
         await self.queue()  # (drops queue entries whose record expired)
         return dropped
 

@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
              "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日")}
+SHORT_DAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "zh": DAY_NAMES["zh"]}
+TODAY = {"en": "today at {time}", "zh": "今天 {time}"}
+TOMORROW = {"en": "tomorrow at {time}", "zh": "明天 {time}"}
 _LINE = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)(?:\s*-\s*(mon|tue|wed|thu|fri|sat|sun))?\s+"
                    r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 
@@ -80,10 +83,26 @@ class SupportHours:
         return None
 
     def describe(self, lang: str = "en") -> str:
-        """The hours for a shopper: "mon-fri 09:00-17:00; sat 10:00-14:00 (Europe/London)"."""
-        return f"{'; '.join(line.strip() for line in self.lines)} ({self.zone.key})"
+        """The hours for a shopper: "Mon-Fri 09:00-17:00, Sat 10:00-14:00 (Europe/London)" /
+        "周一至周五 09:00-17:00，周六 10:00-14:00（Europe/London）"."""
+        lang = "zh" if lang == "zh" else "en"
+        names, parts = SHORT_DAYS[lang], []
+        for line in self.lines:
+            match = _LINE.match(line)
+            first, last = names[DAYS.index(match[1].lower())], match[2] and names[DAYS.index(match[2].lower())]
+            days = (f"{first}至{last}" if lang == "zh" else f"{first}-{last}") if last else first
+            parts.append(f"{days} {int(match[3]):02d}:{match[4]}-{int(match[5]):02d}:{match[6]}")
+        return f"{'，'.join(parts)}（{self.zone.key}）" if lang == "zh" else f"{', '.join(parts)} ({self.zone.key})"
 
-    def when(self, moment: datetime, lang: str = "en") -> str:
-        """A next opening in words: "Monday 09:00 (Europe/London)" / "周一 09:00（Europe/London）"."""
-        day = DAY_NAMES["zh" if lang == "zh" else "en"][moment.weekday()]
-        return f"{day} {moment:%H:%M}（{self.zone.key}）" if lang == "zh" else f"{day} {moment:%H:%M} ({self.zone.key})"
+    def when(self, moment: datetime, lang: str = "en", now: datetime | None = None) -> str:
+        """A next opening in words: "today at 09:00", "tomorrow at 09:00", "Monday 09:00"
+        (Chinese: "今天 09:00", "明天 09:00", "周一 09:00"), in the zone of the hours."""
+        lang = "zh" if lang == "zh" else "en"
+        now = (now or datetime.now(self.zone)).astimezone(self.zone)
+        days = (moment.date() - now.date()).days
+        clock = f"{moment:%H:%M}"
+        if days == 0:
+            return TODAY[lang].format(time=clock)
+        if days == 1:
+            return TOMORROW[lang].format(time=clock)
+        return f"{DAY_NAMES[lang][moment.weekday()]} {clock}"

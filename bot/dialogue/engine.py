@@ -50,9 +50,9 @@ HANDOFF_ACTION = "handoff_action"  # a custom action paused the conversation for
 AGENT_PICKED = "agent_picked"  # an agent took the conversation over from the console
 HANDOFF_REASONS = (ASKED_FOR_PERSON, NOT_ANSWERED, NEGATIVE_SENTIMENT, HANDOFF_ACTION, AGENT_PICKED)
 # Outside support hours, after the handoff message: when to expect a person, and an e-mail address asked for.
-AFTER_HOURS_TEXT = {"en": "Our team is away right now (hours: {hours}). A person will pick this up from {next}. "
+AFTER_HOURS_TEXT = {"en": "Our team is away right now: we're here {hours}. A person will reply from {next}. "
                           "If you'd rather get the answer by e-mail, type your e-mail address here.",
-                    "zh": "我们的团队现在不在线（服务时间：{hours}）。工作人员会在{next}起处理您的问题。"
+                    "zh": "我们的团队现在不在线，服务时间：{hours}。工作人员会在{next}起回复您。"
                           "如果您希望通过电子邮件收到回复，请在这里输入您的邮箱地址。"}
 # "I don't know" when a person takes over straight after (DONT_KNOW without its offer).
 NOT_KNOWN_TEXT = {"en": "I'm sorry, I don't have reliable information about that either, and I don't want to guess.",
@@ -101,7 +101,7 @@ class Dialogue:
         self._set_language(session, turn.text)
         handed_off = bool(session.handoff)
         if session.handoff:
-            if intent == STOP_INTENT:
+            if intent == STOP_INTENT and not session.handoff.get("agent"):  # (not once a person is answering)
                 session.handoff = None
                 session.record({"event": "resume"})
                 turn.queue.append("utter_handoff_cancelled")
@@ -121,9 +121,13 @@ class Dialogue:
             elif intent == AFFIRM_INTENT and self._offered_a_person(session):
                 turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])  # "yes" to "would you like a person?"
             elif self._angry(parse):
-                # a strongly negative message goes to a person at once, whatever it asks
+                # a strongly negative message goes to a person at once; a question the store's knowledge
+                # answers is answered first ("Why was my payment declined?!"), then the person is called
                 turn.handoff_reason = NEGATIVE_SENTIMENT
-                turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])
+                if self.answers_from_knowledge(intent):
+                    turn.queue.extend(self.rules.by_intent.get(intent) or self.rules.by_intent[FALLBACK_INTENT])
+                else:
+                    turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])
             else:
                 turn.queue.extend(self.rules.by_intent.get(intent)
                                   or self.rules.by_intent.get(FALLBACK_INTENT) or ["utter_default"])
@@ -142,6 +146,9 @@ class Dialogue:
         if not session.handoff:
             for question in questions:
                 await self._answer_from_knowledge(turn, question)
+        if turn.handoff_reason == NEGATIVE_SENTIMENT and not session.handoff:  # (answered first, above)
+            for action in self.rules.by_intent[HANDOFF_INTENT]:
+                await self._run(action, turn)
         if session.handoff and not handed_off and not self.hours.is_open():
             # no one is there now: say when someone will be, and offer to answer by e-mail
             session.handoff["after_hours"] = True
@@ -413,6 +420,8 @@ class Dialogue:
                             [])
         answer = await self.answerer.answer(question, earlier[-1] if earlier else None, turn.on_text,
                                             context_sources=last_sources)
+        if answer.abstained and turn.handoff_reason == NEGATIVE_SENTIMENT:
+            return  # an angry message with nothing to answer: the handoff that follows says it all
         custom = {"sources": answer.sources}
         message = {"text": answer.text, "custom": custom}
         can_hand_off = HANDOFF_INTENT in self.rules.by_intent and not turn.session.handoff

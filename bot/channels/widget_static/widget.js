@@ -50,7 +50,8 @@ const STR = {
     send: 'Send', label: 'Your message', log: 'Conversation', typing: 'The assistant is typing',
     reconnecting: 'Reconnecting…', retrying: 'Not sent — retrying', view: 'View product',
     source: 'Source: ', tooLong: 'Message too long — not sent', failed: 'Not sent',
-    refused: 'Chat is not available on this site.', inStock: 'In stock', outStock: 'Out of stock'
+    refused: 'Chat is not available on this site.', inStock: 'In stock', outStock: 'Out of stock',
+    person: 'Our team'
   },
   zh: {
     open: '打开聊天', close: '关闭聊天', title: '在线客服', placeholder: '输入您的问题…',
@@ -163,6 +164,7 @@ const CSS_TEXT = `
 & .skw-bubble{padding:9px 13px;border-radius:16px 16px 16px 4px;background:#f1f3f4;white-space:pre-wrap;overflow-wrap:anywhere}
 & .skw-msg[data-from=user] .skw-bubble{border-radius:16px 16px 4px 16px}
 & .skw-msg[data-from=agent] .skw-bubble{background:#e8f0fe}
+& .skw-who{font-size:11px;color:#5f6368;margin:0 0 2px 4px}
 & .skw-abstained .skw-bubble{background:#f7f3ea}
 & :is(.skw-pending,.skw-failed) .skw-bubble{opacity:.65}
 & .skw-note,& .skw-card-sub,& .skw-sources{font-size:12px;color:#5c6670}
@@ -295,6 +297,7 @@ let pageLast = ''; // newest entry id shown on this page: `after` when reconnect
 function msgNode(role, m, attrs) {
   const img = safeUrl(m.image, true);
   return h(m.abstained ? 'div.skw-msg.skw-abstained' : 'div.skw-msg', { 'data-role': 'message', 'data-from': role, ...attrs }, [
+    role === 'agent' && i18n(h('div.skw-who', { 'data-role': 'who' }), 'person'), // a person wrote this, not the bot
     (role === 'user' || (typeof m.text === 'string' && m.text)) && h('div.skw-bubble', { 'data-role': 'text', text: str(m.text) }),
     img && h('img.skw-image', { src: img, alt: '', onload: onImage }),
     Array.isArray(m.cards) && m.cards.length && h('div.skw-cards', null, m.cards.map(card)),

@@ -166,7 +166,7 @@ async function run(btn, fn) {
 }
 
 // ---- login / logout
-let lockTimer = null;
+let lockTimer = null, lockedName = ''; // a login lockout's timer, and the name it was for
 function showLogin(message) {
   $('app').hidden = true;
   $('login').hidden = false;
@@ -201,7 +201,15 @@ function lockedOut(seconds) {
   loginError(`Too many failed logins, try again in ${s} s`);
   $('login-submit').disabled = true;
   clearTimeout(lockTimer);
-  lockTimer = setTimeout(() => { lockTimer = null; $('login-submit').disabled = false; loginError(''); }, s * 1000);
+  lockTimer = setTimeout(unlockLogin, s * 1000);
+  lockedName = $('login-name').value.trim();
+}
+// The lockout is per name: another name may try at once.
+function unlockLogin() {
+  clearTimeout(lockTimer);
+  lockTimer = null;
+  $('login-submit').disabled = false;
+  loginError('');
 }
 function signedIn(d) {
   me = isObj(d.agent) ? { name: str(d.agent.name), role: str(d.agent.role) } : { name: '', role: '' };
@@ -470,8 +478,10 @@ function updateActions() {
   const set = (role, off) => { $(role).disabled = busy.has(role) || !loaded || off; };
   set('take', mine());
   set('take-force', false);
-  set('handback', !handoffActive(ho));
-  set('resolve', !handoffActive(ho));
+  // a conversation another agent has is theirs to hand back or resolve (or an admin's)
+  const theirs = isObj(ho) && ho.status === 'taken' && !mine() && !(me && me.role === 'admin');
+  set('handback', !handoffActive(ho) || theirs);
+  set('resolve', !handoffActive(ho) || theirs);
   set('suggest', false);
   set('reply-send', false);
   set('note-add', false);
@@ -549,6 +559,7 @@ async function act(role, path, body, okText) {
   try {
     const d = await api('POST', `conversations/${enc(id)}/${path}`, body);
     if (okText) setStatus(okText, 'ok');
+    else clearError(); // an earlier error no longer holds
     if (id === openId) refreshConversation(true);
     return d;
   } catch (e) {
@@ -808,6 +819,9 @@ async function addCanned(e) {
 // ---- start
 function wire() {
   $('login-form').addEventListener('submit', login);
+  $('login-name').addEventListener('input', () => {
+    if (lockTimer && $('login-name').value.trim() !== lockedName) unlockLogin();
+  });
   $('logout').addEventListener('click', logout);
   for (const v of VIEWS) $('nav-' + v).addEventListener('click', () => showView(v));
   addEventListener('hashchange', () => me && showView(location.hash.slice(1)));

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import replace
@@ -89,6 +90,16 @@ async def test_wrong_passwords_are_slowed_then_locked_out(aiohttp_client, config
     # another agent is not locked by ada's failures (from another address they would not be either)
     other = await aiohttp_client(init_app(replace(config, console=replace(console, login_lockout_after=50)), models))
     assert (await other.post(f"{API}/login", json={"name": "bob", "password": PASSWORD})).status == 200
+
+
+async def test_guesses_sent_all_at_once_are_each_counted(aiohttp_client, config, models, agent_store):
+    console = replace(config.console, login_slow_after=100, login_lockout_after=4, login_lockout_s=60)
+    client = await aiohttp_client(init_app(replace(config, console=console), models))
+    guesses = await asyncio.gather(*(client.post(f"{API}/login", json={"name": "ada", "password": f"guess {n}"})
+                                     for n in range(20)))
+    statuses = sorted(r.status for r in guesses)
+    assert statuses == [401] * 4 + [429] * 16  # only the first four were checked
+    assert (await client.post(f"{API}/login", json={"name": "ada", "password": PASSWORD})).status == 429
 
 
 async def test_unknown_names_and_wrong_passwords_get_the_same_answer(client, agent_store):

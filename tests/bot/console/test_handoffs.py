@@ -15,7 +15,7 @@ from bot.console.cli import _conversations
 from bot.console.hours import SupportHours
 from bot.server import init_app
 from bot.typedefs import desk_key, outbox_key, redis_key
-from tests.bot.console.conftest import login, shopper_says
+from tests.bot.console.conftest import WidgetShopper, login, shopper_says
 
 pytestmark = pytest.mark.integration
 API = "/console/api"
@@ -79,6 +79,15 @@ async def test_a_furious_shopper_goes_to_a_person_first(client, agent_store):
     assert trace["sentiment"]["score"] <= -0.97
 
 
+async def test_an_angry_question_the_knowledge_answers_is_answered_then_handed_over(client, agent_store):
+    await login(client)
+    replies = await shopper_says(client, "angry-q", "Do you accept PayPal? Your checkout is the worst, absolutely "
+                                                    "pathetic and disgraceful!")
+    assert "PayPal" in replies[0]["text"] and "passing this conversation to a person" in replies[-1]["text"]
+    [item] = await queue(client)
+    assert item["reason"] == "negative_sentiment"
+
+
 async def test_ordinary_questions_do_not_go_to_a_person(client, agent_store):
     await login(client)
     for n, text in enumerate(["I changed my mind, cancel that", "I don't like red, show me blue",
@@ -95,7 +104,7 @@ async def test_outside_support_hours_the_shopper_is_told_when_and_can_leave_an_e
     client = await aiohttp_client(init_app(replace(config, console=console), models))
     await login(client)
     replies = await shopper_says(client, "night", "I want to talk to a person")
-    assert "away right now" in replies[-1]["text"] and "09:00 (UTC)" in replies[-1]["text"]
+    assert "away right now" in replies[-1]["text"] and "from tomorrow at 09:00" in replies[-1]["text"]
     noted = await shopper_says(client, "night", "sure, it's ana.lopez@example.com")
     assert "ana.lopez@example.com" in noted[0]["text"]
     [item] = await queue(client)
@@ -109,7 +118,10 @@ def test_support_hours():
     friday_night = datetime(2026, 11, 27, 18, 0, tzinfo=hours.zone)
     assert not hours.is_open(friday_night) and hours.is_open(datetime(2026, 11, 27, 16, 59, tzinfo=hours.zone))
     assert hours.next_open(friday_night) == datetime(2026, 11, 28, 10, 0, tzinfo=hours.zone)
-    assert hours.when(hours.next_open(friday_night)) == "Saturday 10:00 (Europe/London)"
+    assert hours.when(hours.next_open(friday_night), now=friday_night) == "tomorrow at 10:00"
+    thursday = datetime(2026, 11, 26, 18, 0, tzinfo=hours.zone)
+    assert hours.when(datetime(2026, 11, 30, 9, 0, tzinfo=hours.zone), "zh", now=thursday) == "周一 09:00"
+    assert hours.describe() == "Mon-Fri 09:00-17:00, Sat 10:00-14:00 (Europe/London)"
     assert SupportHours.parse([]).is_open()
     for bad in (["mon-fri 9-5"], ["someday 09:00-10:00"], ["mon 10:00-09:00"]):
         with pytest.raises(ValueError):
@@ -118,32 +130,49 @@ def test_support_hours():
 
 async def test_take_over_reply_and_hand_back(client, agent_store):
     headers = await login(client)
-    await shopper_says(client, "s1", "I want to talk to a person")
+    shopper = await WidgetShopper.open(client)
+    s1 = shopper.id
+    await shopper.says("I want to talk to a person")
     # replying before taking over is refused: nobody answers a shopper by accident
-    resp = await client.post(f"{API}/conversations/s1/reply", json={"text": "hi"}, headers=headers)
+    resp = await client.post(f"{API}/conversations/{s1}/reply", json={"text": "hi"}, headers=headers)
     assert resp.status == 409
-    resp = await client.post(f"{API}/conversations/s1/take", headers=headers)
+    resp = await client.post(f"{API}/conversations/{s1}/take", headers=headers)
     assert resp.status == 200 and (await resp.json())["handoff"]["agent"] == "ada"
-    assert (await shopper_says(client, "s1", "hello? anyone there?")) == []  # the bot stays silent
-    resp = await client.post(f"{API}/conversations/s1/reply", json={"text": "Hi, I'm Ada. How can I help?"},
+    assert "ada from our team has joined" in (await shopper.hears("bot"))["message"]["text"]
+    assert await shopper.says("hello? anyone there?") == []  # the bot stays silent
+    resp = await client.post(f"{API}/conversations/{s1}/reply", json={"text": "Hi, I'm Ada. How can I help?"},
                              headers=headers)
     assert resp.status == 200 and (await resp.json())["entry"]["agent"] == "ada"
-    await client.post(f"{API}/conversations/s1/note", json={"text": "asked twice; be patient"}, headers=headers)
-    seen = await view(client, "s1")
-    assert [e["role"] for e in seen["transcript"]] == ["user", "bot", "user", "agent"]
+    assert (await resp.json())["delivery"] == "socket"
+    assert (await shopper.hears("agent"))["message"]["text"] == "Hi, I'm Ada. How can I help?"  # live
+    # "never mind" does not take the conversation from a person who is answering
+    assert await shopper.says("never mind, I'll wait") == []
+    assert (await queue(client))[0]["status"] == "taken"
+    await client.post(f"{API}/conversations/{s1}/note", json={"text": "asked twice; be patient"}, headers=headers)
+    seen = await view(client, s1)
+    assert [e["role"] for e in seen["transcript"]] == ["user", "bot", "bot", "user", "agent", "user"]
     assert seen["notes"][0]["text"] == "asked twice; be patient"
     trace = seen["turns"][seen["transcript"][0]["client_id"]]
     assert trace["intent"] == "human_handoff" and trace["actions"] == ["action_handoff_to_human"]
-    assert (await client.post(f"{API}/conversations/s1/handback", headers=headers)).status == 200
+    assert (await client.post(f"{API}/conversations/{s1}/handback", headers=headers)).status == 200
     assert await queue(client) == []
     for again in ("handback", "resolve"):  # nothing to hand back now: the shopper is not told twice
-        resp = await client.post(f"{API}/conversations/s1/{again}", headers=headers)
+        resp = await client.post(f"{API}/conversations/{s1}/{again}", headers=headers)
         assert resp.status == 409 and (await resp.json())["handoff_status"] == "handed_back"
-    answer = await shopper_says(client, "s1", "Do you accept PayPal?")
+    assert "back with the" in (await shopper.hears("bot"))["message"]["text"]
+    answer = await shopper.says("Do you accept PayPal?")
     assert "PayPal" in answer[0]["text"]  # the bot answers again
-    seen = await view(client, "s1")
-    assert seen["handoff"]["status"] == "handed_back"
-    assert any("back with the" in (e["message"].get("text") or "") for e in seen["transcript"])
+    assert (await view(client, s1))["handoff"]["status"] == "handed_back"
+
+
+async def test_a_rest_shopper_cannot_get_a_persons_reply_and_the_agent_is_told(client, agent_store):
+    headers = await login(client)
+    await shopper_says(client, "rest-1", "I want to talk to a person")
+    await client.post(f"{API}/conversations/rest-1/take", headers=headers)
+    resp = await client.post(f"{API}/conversations/rest-1/reply", json={"text": "hi"}, headers=headers)
+    assert resp.status == 409 and "cannot receive later messages" in (await resp.json())["error"]
+    resp = await client.post(f"{API}/conversations/nobody/reply", json={"text": "hi"}, headers=headers)
+    assert resp.status == 404
 
 
 async def test_one_agent_per_conversation(client, aiohttp_client, agent_store):
@@ -212,15 +241,17 @@ async def test_a_suggested_reply_comes_from_the_knowledge_or_abstains(client, ag
 async def test_search_export_canned_and_summary(client, agent_store):
     headers = await login(client)
     await shopper_says(client, "web-ana", "Do you accept PayPal?")
-    await shopper_says(client, "web-bo", "I want to talk to a person")
+    bo = await WidgetShopper.open(client)
+    await bo.says("I want to talk to a person")
 
     async def search(**query) -> list[str]:
         resp = await client.get(f"{API}/conversations", params=query)
         return [c["id"] for c in (await resp.json())["conversations"]]
 
     assert await search(q="paypal") == ["web-ana"]
-    assert set(await search(sender="web-")) == {"web-ana", "web-bo"}
-    assert set(await search(channel="rest")) == {"web-ana", "web-bo"} and await search(channel="telegram") == []
+    assert await search(sender="web-") == ["web-ana"] and await search(sender=bo.id[:8]) == [bo.id]
+    assert await search(channel="rest") == ["web-ana"] and await search(channel="widget") == [bo.id]
+    assert await search(channel="telegram") == []
     today = datetime.now(timezone.utc).date()
     assert len(await search(since=today.isoformat(), until=today.isoformat())) == 2
     assert await search(until=(today - timedelta(days=1)).isoformat()) == []
@@ -243,8 +274,8 @@ async def test_search_export_canned_and_summary(client, agent_store):
     assert (await client.delete(f"{API}/canned/refund", headers=headers)).status == 200
     assert (await (await client.get(f"{API}/canned")).json())["canned"] == []
 
-    await client.post(f"{API}/conversations/web-bo/take", headers=headers)
-    await client.post(f"{API}/conversations/web-bo/reply", json={"text": "Hello!"}, headers=headers)
+    await client.post(f"{API}/conversations/{bo.id}/take", headers=headers)
+    await client.post(f"{API}/conversations/{bo.id}/reply", json={"text": "Hello!"}, headers=headers)
     summary = await (await client.get(f"{API}/metrics", params={"days": 7})).json()
     assert summary["conversations"] == 2 and summary["handoffs"] == 1
     assert summary["resolved_by_bot_share"] == 0.5 and summary["handoffs_by_reason"] == {"asked_for_person": 1}
@@ -272,6 +303,20 @@ async def test_a_shoppers_data_is_deleted_on_request(client, config, agent_store
 
     assert await _conversations(Args, config) == 0
     assert [k async for k in redis.scan_iter(f"{prefix}:*gone-10*")] == []
+
+
+async def test_deleting_a_shopper_also_takes_their_words_out_of_the_summary(client, config, agent_store):
+    headers = await login(client)
+    words = "I'm Jane Roe, jane.roe@example.com, 12 Elm St - do you sell unicycles?"
+    await shopper_says(client, "jane", words)
+    await shopper_says(client, "kim", "do you sell unicycles?")
+    gaps = {g["question"] for g in (await (await client.get(f"{API}/metrics")).json())["knowledge_gaps"]}
+    assert words in gaps
+    assert (await client.delete(f"{API}/conversations/jane", headers=headers)).status == 200
+    summary = await (await client.get(f"{API}/metrics")).json()
+    assert [g["question"] for g in summary["knowledge_gaps"]] == ["do you sell unicycles?"]  # kim's stay
+    events = await client.app[redis_key].xrange(client.app[desk_key].events_key)
+    assert all(fields[b"id"] != b"jane" for _, fields in events) and events
 
 
 async def test_conversations_past_the_retention_leave_the_index(client, agent_store):
