@@ -28,6 +28,7 @@ Conversation ids are "<platform>:<address>" ("telegram:123456789").
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -97,6 +98,27 @@ def json_body(body: bytes) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ChannelError(400, f"body is not valid JSON: {exc}") from None
+
+
+MAX_SKEW_S = 300  # a timestamped signature older or newer than this is refused (Slack's advice: 5 minutes)
+
+
+def check_timestamped_signature(request: web.Request, body: bytes, secret: str, signature_header: str,
+                                timestamp_header: str, sign: Callable[[str, str, bytes], str],
+                                stale_status: int = 401, missing_hint: str = "") -> None:
+    """Verify a platform's signature over a timestamp and the body (Slack, Chatwoot): both headers
+    present, the timestamp a number within MAX_SKEW_S of now (no replays), and `sign(secret, timestamp,
+    body)` equal to the signature (compared in constant time). ChannelError 401 otherwise (a stale
+    timestamp: `stale_status`)."""
+    given, timestamp = request.headers.get(signature_header), request.headers.get(timestamp_header)
+    if given is None or timestamp is None:
+        raise ChannelError(401, f"missing {signature_header} or {timestamp_header} header{missing_hint}")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise ChannelError(401, f"{timestamp_header} is not a number of seconds")
+    if abs(time.time() - int(timestamp)) > MAX_SKEW_S:
+        raise ChannelError(stale_status, f"{timestamp_header} is more than {MAX_SKEW_S} s from now (a replay?)")
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), sign(secret, timestamp, body).encode()):
+        raise ChannelError(401, f"wrong {signature_header}")
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -11,25 +11,12 @@ import time
 import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from bot.console.agents import AgentStore
-from bot.sessions.redis_client import connect
+from tests.bot.console.conftest import PASSWORD, agent_store  # noqa: F401 (the fixture: agents ada and bob)
 from tests.browser.test_widget import CJK, HOOK, TIMEOUT_MS, ask, open_chat, open_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("agent_store")]  # every test: agents ada and bob
 
-PASSWORD = "correct horse battery"
 LIVE_WITHIN_S = 2.0  # a handoff shows in an open console this soon after the shopper sees the bot's reply
-
-
-@pytest.fixture
-async def agents(config):
-    """Agents ada (admin) and bob (agent) under the test's key prefix (the live_server's)."""
-    client = connect(config.sessions.redis_url, 5, 5, 5)
-    store = AgentStore(client, config.sessions.key_prefix)
-    await store.add("ada", PASSWORD, "admin")
-    await store.add("bob", PASSWORD, "agent")
-    yield store
-    await client.aclose()
 
 
 class Problems:
@@ -213,13 +200,13 @@ async def handoff_flow(browser, live_server, *, chinese: bool, ask_for_person: s
     await agent_ctx.close()
 
 
-async def test_an_agent_takes_a_handoff_live_and_hands_it_back(browser, live_server, agents):
+async def test_an_agent_takes_a_handoff_live_and_hands_it_back(browser, live_server):
     await handoff_flow(browser, live_server, chinese=False, ask_for_person="I want to talk to a person",
                        agent_text="Hi, this is Bob from the team. How can I help?",
                        question="Do you accept PayPal?", answer_check=lambda t: "PayPal" in t)
 
 
-async def test_the_same_flow_in_chinese(browser, live_server, agents):
+async def test_the_same_flow_in_chinese(browser, live_server):
     await handoff_flow(browser, live_server, chinese=True, ask_for_person="我要转人工客服",
                        agent_text="您好，我是客服小王，请问有什么可以帮您？",
                        question="你们接受PayPal吗？",
@@ -229,7 +216,7 @@ async def test_the_same_flow_in_chinese(browser, live_server, agents):
 XSS = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script>'
 
 
-async def test_markup_from_a_shopper_is_shown_as_text_in_the_console(browser, live_server, agents):
+async def test_markup_from_a_shopper_is_shown_as_text_in_the_console(browser, live_server):
     base = str(live_server.make_url("/"))
     agent_ctx, console, console_problems = await open_console(browser, base)
     shopper_ctx, shopper = await open_demo(browser, live_server)
@@ -256,7 +243,7 @@ async def test_markup_from_a_shopper_is_shown_as_text_in_the_console(browser, li
     await agent_ctx.close()
 
 
-async def test_the_conversation_shows_what_the_bot_did(browser, live_server, agents):
+async def test_the_conversation_shows_what_the_bot_did(browser, live_server):
     base = str(live_server.make_url("/"))
     agent_ctx, console, console_problems = await open_console(browser, base)
     shopper_ctx, shopper = await open_demo(browser, live_server)
@@ -276,7 +263,7 @@ async def test_the_conversation_shows_what_the_bot_did(browser, live_server, age
     await agent_ctx.close()
 
 
-async def test_an_internal_note_never_reaches_the_shopper(browser, live_server, agents):
+async def test_an_internal_note_never_reaches_the_shopper(browser, live_server):
     base = str(live_server.make_url("/"))
     agent_ctx, console, console_problems = await open_console(browser, base)
     shopper_ctx, shopper = await open_demo(browser, live_server)
