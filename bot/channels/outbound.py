@@ -165,6 +165,13 @@ class Outbox:
             raise unavailable("record the conversation", exc) from exc
         return {"id": conversation_id, **record}
 
+    async def set_lang(self, conversation_id: str, lang: str) -> None:
+        """The language the conversation is in now ("en", "zh")."""
+        try:
+            await self.client.hset(self._key("conversation", conversation_id), "lang", lang)
+        except RedisError as exc:
+            raise unavailable("record the conversation's language", exc) from exc
+
     async def record(self, conversation_id: str) -> dict | None:
         """{"id", "channel", "address", "lang", "reach", "created_at"}, or None for an unknown conversation."""
         try:

@@ -149,8 +149,11 @@ class HandoffDesk:
         user = next((e for e in events if e.get("event") == "user"), None)
         text = (user or {}).get("text") or ""
         lang = session.slots.get(LANGUAGE_SLOT) or ("zh" if has_chinese(text) else "en")
-        if await self.outbox.record(conversation_id) is None:  # Rasa's REST channel keeps none of its own
+        record = await self.outbox.record(conversation_id)
+        if record is None:  # (a turn from outside the channels: no record of its own)
             await self.outbox.open(conversation_id, channel, conversation_id, lang, reach=NONE)
+        elif record.get("lang") != lang:  # the language the shopper writes, whatever the page's (the console shows it)
+            await self.outbox.set_lang(conversation_id, lang)
         after = session.handoff
         trace = self.trace(events)
         user = user or {}
@@ -424,13 +427,15 @@ class HandoffDesk:
         """Add or replace the response for `shortcut` in `lang` ("en", "zh", or "" for any language):
         one shortcut can have a version per language."""
         item = {"shortcut": shortcut, "text": text, "lang": lang}
-        await self._redis("save the canned response", self.client.hset(
-            self.canned_key, f"{lang}:{shortcut}", json.dumps(item, ensure_ascii=False)))
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(self.canned_key, f"{lang}:{shortcut}", json.dumps(item, ensure_ascii=False))
+            pipe.hdel(self.canned_key, shortcut)  # (the one version a shortcut had before versions per language)
+            await self._redis("save the canned response", pipe.execute())
         return item
 
     async def remove_canned(self, shortcut: str) -> bool:
         """Remove every language's version of `shortcut`."""
-        fields = [f"{lang}:{shortcut}" for lang in ("", "en", "zh")]
+        fields = [shortcut, *(f"{lang}:{shortcut}" for lang in ("", "en", "zh"))]  # (and an unversioned one)
         return bool(await self._redis("remove the canned response", self.client.hdel(self.canned_key, *fields)))
 
     # -- search, history, deletion ----------------------------------------

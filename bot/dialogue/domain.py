@@ -87,7 +87,13 @@ def _matching(variants: list[dict], slots: dict, channel: str | None) -> list[di
         return all(isinstance(c, dict) and c.get("type", "slot") == "slot"
                    and slots.get(c.get("name")) == c.get("value") for c in variant.get("condition") or [])
 
+    def specificity(variant: dict) -> int:  # how much a variant asks for: its conditions, and a channel
+        return len(variant.get("condition") or []) + bool(variant.get("channel"))
+
     specific = [v for v in variants if (v.get("condition") or v.get("channel")) and holds(v)
                 and v.get("channel") in (None, channel)]
+    if specific:  # of those that match, the most specific (a channel's Chinese text over the plain Chinese one)
+        most = max(specificity(v) for v in specific)
+        return [v for v in specific if specificity(v) == most]
     plain = [v for v in variants if not v.get("condition") and not v.get("channel")]
-    return specific or plain or variants
+    return plain or variants

@@ -57,8 +57,8 @@ AFTER_HOURS_TEXT = {"en": "Our team is away right now: we're here {hours}. A per
 # "I don't know" when a person takes over straight after (DONT_KNOW without its offer).
 NOT_KNOWN_TEXT = {"en": "I'm sorry, I don't have reliable information about that either, and I don't want to guess.",
                   "zh": "抱歉，这个问题我也没有可靠的信息，不想随便猜测。"}
-EMAIL_NOTED_TEXT = {"en": "Thank you. We'll reply to {email} as soon as the team is back.",
-                    "zh": "谢谢！团队上线后会尽快回复到 {email}。"}
+EMAIL_NOTED_TEXT = {"en": "Thank you. If we can't answer you here, our team will write to {email}.",
+                    "zh": "谢谢！如果无法在这里回复您，我们的团队会发邮件到 {email}。"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
 NOT_LANGUAGE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links tell no language
@@ -105,8 +105,9 @@ class Dialogue:
                 session.handoff = None
                 session.record({"event": "resume"})
                 turn.queue.append("utter_handoff_cancelled")
-            elif session.handoff.get("after_hours") and (email := EMAIL.search(turn.text)):
-                # the shopper left an address to be answered at, as the after-hours message asked
+            elif not session.handoff.get("agent") and (email := EMAIL.search(turn.text)):
+                # before a person has taken over, the shopper left an address to be answered at (as the
+                # after-hours message, and the handoff message of a channel that cannot show a reply, ask)
                 session.handoff["contact_email"] = email.group(0)
                 turn.say({"text": EMAIL_NOTED_TEXT[self._lang(session)].format(email=email.group(0))})
             elif self._shopper_quiet_for(session) >= HANDOFF_REMINDER_S:
