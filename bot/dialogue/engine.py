@@ -87,7 +87,8 @@ class Dialogue:
 
     def answers_from_knowledge(self, intent: str) -> bool:
         """True when the rules send `intent` (or, without a rule, the fallback) to the knowledge answer."""
-        actions = self.rules.by_intent.get(intent) or self.rules.by_intent.get(FALLBACK_INTENT) or []
+        actions = (self.rules.by_intent.get(intent) or self.rules.by_intent.get(FALLBACK_INTENT)
+                   or [self._default_action()])
         return ANSWER_FROM_KNOWLEDGE in actions
 
     async def respond(self, session: Session, parse: dict, on_text=None, questions: list[str] = ()) -> list[dict]:
@@ -130,8 +131,8 @@ class Dialogue:
                 else:
                     turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])
             else:
-                turn.queue.extend(self.rules.by_intent.get(intent)
-                                  or self.rules.by_intent.get(FALLBACK_INTENT) or ["utter_default"])
+                turn.queue.extend(self.rules.by_intent.get(intent) or self.rules.by_intent.get(FALLBACK_INTENT)
+                                  or [self._default_action()])
         steps = 0
         while turn.queue and steps < MAX_ACTIONS_PER_TURN:
             steps += 1
@@ -157,6 +158,12 @@ class Dialogue:
             turn.say({"text": AFTER_HOURS_TEXT[lang].format(hours=self.hours.describe(lang),
                                                             next=self.hours.when(self.hours.next_open(), lang))})
         return turn.messages
+
+    def _default_action(self) -> str:
+        """What a message no rule covers gets: the domain's `utter_default`, as in Rasa, or, in a domain
+        without one, an answer from the store's knowledge (which says when it does not know and offers a
+        person), never silence (case A24)."""
+        return "utter_default" if "utter_default" in self.domain.responses else ANSWER_FROM_KNOWLEDGE
 
     def _angry(self, parse: dict) -> bool:
         """The message scores at or below the negative-sentiment threshold, and a rule can hand off."""
