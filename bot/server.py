@@ -24,7 +24,7 @@ from bot.channels.webhooks import messaging_key
 from bot.channels.widget import setup_widget_channel
 from bot.config import Config, secret_key
 from bot.console.api import setup_console
-from bot.console.desk import HandoffDesk
+from bot.console.desk import HandoffDesk, transcript_ttl_s
 from bot.console.hours import SupportHours
 from bot.dialogue.custom_actions import InProcessActions, RemoteActions
 from bot.dialogue.engine import Dialogue
@@ -136,13 +136,10 @@ async def channels_context(app: web.Application):
     subscription to it), source links, conversation tokens, rate limits."""
     config, client = app[config_key], app[redis_key]
     sessions = config.sessions
-    retention_s = config.console.retention_days * 86400  # transcripts are kept for the console this long
-    outbox = Outbox(client, sessions.key_prefix, int(max(sessions.ttl_s, retention_s)), sessions.history_limit)
+    outbox = Outbox(client, sessions.key_prefix, transcript_ttl_s(config), sessions.history_limit)
     app[outbox_key] = outbox
     assistant = app[assistant_key]  # the handoff desk: told of every turn, used by the console
-    assistant.desk = HandoffDesk(client, outbox, assistant.sessions, assistant.locks, sessions.key_prefix,
-                                 retention_s, config.store_name,
-                                 elsewhere=frozenset({"chatwoot"}))  # Chatwoot's agents answer there
+    assistant.desk = HandoffDesk.from_config(client, config, outbox, assistant.sessions, assistant.locks)
     products = (await asyncio.to_thread(load_catalog, config.knowledge.catalog)) if config.knowledge.catalog else []
     app[source_index_key] = SourceIndex.build(app[models_key].answerer.retriever.passages, products)
     widget = config.channels.widget

@@ -63,7 +63,6 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.channels.base import ChannelError
-from bot.channels.outbound import API
 from bot.channels.webhooks import (
     Inbound,
     MessagingChannel,
@@ -211,9 +210,7 @@ class ChatwootChannel(MessagingChannel):
         console and the bot's later context), and nothing is answered."""
         conversation_id = event.conversation_id
         previous = await self.outbox.record(conversation_id) or {}
-        await self.outbox.open(conversation_id, self.name, event.address, previous.get("lang", ""), reach=API,
-                               **{k: v for k, v in (("via", event.via), ("name", event.name),
-                                                    ("last_inbound_at", str(event.received_at))) if v})
+        await self.open_record(event, previous.get("lang", ""))
         shown = event.display or " ".join(x for x in (media_text(event.media) if event.media else "", event.text) if x)
         if shown.strip():
             await self.outbox.deliver(conversation_id, [{"text": shown}], role="user",

@@ -644,10 +644,7 @@ class MessagingChannel:
         sure = has_chinese(text) or len(text.split()) >= 3  # "ok", "1" or "SK-1002" keep the last language
         # (fastText inference: off the event loop)
         lang = (await asyncio.to_thread(detect_language, text) if sure else "") or previous.get("lang", "")
-        details = {"via": event.via, "base_url": event.extra.get("base_url", ""), "name": event.name,
-                   "last_inbound_at": str(event.received_at)}
-        await self.outbox.open(conversation_id, self.name, event.address, lang, reach=API,
-                               **{k: v for k, v in details.items() if v})
+        await self.open_record(event, lang)
         paused = await self.app[assistant_key].sessions.handed_off(conversation_id)
         await self.before_turn(event, paused)
         if event.media and not any(ch.isalnum() for ch in text):
@@ -665,6 +662,13 @@ class MessagingChannel:
             replies = []
         if not replies:  # a rerun of an event whose process died: its replies may be in the transcript, unsent
             await self.flush(conversation_id)
+
+    async def open_record(self, event: Inbound, lang: str) -> None:
+        """Remember (or refresh) where the event's conversation lives, in `lang`, and how to reply there."""
+        details = {"via": event.via, "base_url": event.extra.get("base_url", ""), "name": event.name,
+                   "last_inbound_at": str(event.received_at)}
+        await self.outbox.open(event.conversation_id, self.name, event.address, lang, reach=API,
+                               **{k: v for k, v in details.items() if v})
 
     async def send(self, record: dict, entries: list[dict]) -> None:
         """The outbound path's sender for this platform (`Outbox.register`): sends

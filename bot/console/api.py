@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 
 from bot.channels.base import ChannelError, check_text
 from bot.console.agents import ADMIN, AGENT, Agent, AgentError, AgentStore
-from bot.console.desk import HandoffDesk, NotAssigned, NotOpen, Unreachable
+from bot.console.desk import HandoffDesk, NotAssigned, NotOpen, UnknownConversation, Unreachable
 from bot.console.live import ConsoleHub
 from bot.sessions.lock import LockTimeout
 from bot.sessions.redis_client import SessionStoreUnavailable, reason_of
@@ -133,6 +133,8 @@ async def guard(request: web.Request, handler):
         return json_error(503, str(exc), reason="busy", retry_after_s=5)
     except NotAssigned as exc:
         return json_error(409, str(exc), agent=exc.agent)
+    except UnknownConversation:
+        return json_error(404, "no such conversation")
     except NotOpen as exc:
         return json_error(409, str(exc), handoff_status=exc.status)
     except Unreachable as exc:
@@ -266,10 +268,7 @@ async def export(request: web.Request) -> web.Response:
 async def take(request: web.Request) -> web.Response:
     body = await _body(request) if request.can_read_body else {}
     force = bool(body.get("force")) and request[agent_key].role == ADMIN
-    try:
-        handoff = await request.app[desk_key].take(request.match_info["id"], request[agent_key].name, force)
-    except KeyError:
-        return json_error(404, "no such conversation")
+    handoff = await request.app[desk_key].take(request.match_info["id"], request[agent_key].name, force)
     return web.json_response({"handoff": handoff})
 
 
@@ -279,19 +278,13 @@ async def assign(request: web.Request) -> web.Response:
     name = body.get("agent")
     if not isinstance(name, str) or await request.app[agents_key].get(name) is None:
         return json_error(400, "'agent' must name an agent")
-    try:
-        handoff = await request.app[desk_key].take(request.match_info["id"], name, force=True)
-    except KeyError:
-        return json_error(404, "no such conversation")
+    handoff = await request.app[desk_key].take(request.match_info["id"], name, force=True)
     return web.json_response({"handoff": handoff})
 
 
 async def reply(request: web.Request) -> web.Response:
     text = _text(await _body(request), "text", request.app[config_key].server.max_message_chars)
-    try:
-        entry, reach = await request.app[desk_key].reply(request.match_info["id"], request[agent_key].name, text)
-    except KeyError:
-        return json_error(404, "no such conversation")
+    entry, reach = await request.app[desk_key].reply(request.match_info["id"], request[agent_key].name, text)
     return web.json_response({"entry": entry, "delivery": reach})
 
 

@@ -75,17 +75,10 @@ async def _agents(args, config) -> int:
 
 
 async def _conversations(args, config) -> int:
-    from bot.channels.outbound import Outbox
     from bot.console.desk import HandoffDesk
-    from bot.sessions.lock import ConversationLock
-    from bot.sessions.store import SessionStore
 
-    sessions = config.sessions
     async with bot_redis(config) as client:
-        retention_s = config.console.retention_days * 86400
-        outbox = Outbox(client, sessions.key_prefix, int(max(sessions.ttl_s, retention_s)), sessions.history_limit)
-        desk = HandoffDesk(client, outbox, SessionStore(client, sessions.key_prefix),
-                           ConversationLock(client, sessions.key_prefix), sessions.key_prefix, retention_s)
+        desk = HandoffDesk.from_config(client, config)
         if args.action == "list":
             for found in await desk.search(sender=args.sender or "", limit=args.limit):
                 print(f"{found['id']:<40} {found['channel'] or '-':<10} {found['lang'] or '-':<3} "

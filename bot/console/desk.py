@@ -71,6 +71,20 @@ return ''
 """
 
 
+def transcript_ttl_s(config) -> int:
+    """How long a transcript is kept after its last message: the session's life, or the console's
+    retention when longer."""
+    return int(max(config.sessions.ttl_s, config.console.retention_days * 86400))
+
+
+class UnknownConversation(LookupError):
+    """No conversation has this id."""
+
+    def __init__(self, conversation_id: str):
+        super().__init__(f"no conversation {conversation_id}")
+        self.conversation_id = conversation_id
+
+
 class NotAssigned(Exception):
     """The conversation is held by another agent (`agent`), or by nobody (`agent` None)."""
 
@@ -118,6 +132,21 @@ class HandoffDesk:
         self.events_key = f"{prefix}:console-events"
         self.canned_key = f"{prefix}:canned"
         self._take = client.register_script(_TAKE)
+
+    @classmethod
+    def from_config(cls, client: redis.Redis, config, outbox: Outbox | None = None,
+                    sessions: SessionStore | None = None, locks: ConversationLock | None = None) -> "HandoffDesk":
+        """The desk as `config` sets it up (the server's, and the CLI's with the same settings): the
+        retention, the store's name, and Chatwoot's handoffs answered in Chatwoot. The outbound path, the
+        session store and the locks are the server's when given, else made here."""
+        settings = config.sessions
+        retention_s = config.console.retention_days * 86400
+        if outbox is None:
+            outbox = Outbox(client, settings.key_prefix, transcript_ttl_s(config), settings.history_limit)
+        sessions = sessions or SessionStore(client, settings.key_prefix, settings.ttl_s, settings.history_limit)
+        locks = locks or ConversationLock(client, settings.key_prefix, settings.lock_lease_s, settings.lock_wait_s)
+        return cls(client, outbox, sessions, locks, settings.key_prefix, retention_s, config.store_name,
+                   elsewhere=frozenset({"chatwoot"}))  # Chatwoot's agents answer there
 
     def key(self, kind: str, conversation_id: str) -> str:
         return f"{self.prefix}:{kind}:{conversation_id}"
@@ -253,7 +282,7 @@ class HandoffDesk:
                 continue
             wait = max(0.0, now - record["since"])
             last = (await self.outbox.last(conversation_id, LAST_MESSAGES) if record.get("channel") != "rest"
-                    else (await self.transcript(conversation_id))[-LAST_MESSAGES:])
+                    else (await self.transcript(conversation_id))[-LAST_MESSAGES:])  # (REST: from the history)
             items.append({
                 "id": conversation_id, "channel": record.get("channel", ""), "lang": record.get("lang", ""),
                 "reason": record.get("reason", ""), "since": record["since"], "wait_s": round(wait, 1),
@@ -264,12 +293,13 @@ class HandoffDesk:
         items.sort(key=lambda item: (item["status"] != WAITING, -item["priority"]))  # waiting first
         return items
 
-    async def transcript(self, conversation_id: str) -> list[dict]:
+    async def transcript(self, conversation_id: str, record: dict | None = None) -> list[dict]:
         """The conversation's messages, oldest first (Entry, bot/console/api.py). Rasa's REST channel
         answers in its HTTP responses and keeps no transcript: its shopper and bot messages come from
         the session's history, with the console's own messages (agents' replies) among them."""
         entries = await self.outbox.after(conversation_id)
-        if (await self.outbox.record(conversation_id) or {}).get("reach") != NONE:
+        record = record or await self.outbox.record(conversation_id) or {}  # (`record`: read already)
+        if record.get("reach") != NONE:
             return entries
         session = await self.sessions.load(conversation_id)
         out = []
@@ -287,7 +317,7 @@ class HandoffDesk:
         record = await self.outbox.record(conversation_id)
         if record is None:
             return None
-        transcript = await self.transcript(conversation_id)
+        transcript = await self.transcript(conversation_id, record)
         traces = await self._redis("read the traces", self.client.hgetall(self.key("traces", conversation_id)))
         notes = await self._redis("read the notes", self.client.lrange(self.key("notes", conversation_id), 0, -1))
         return {"id": conversation_id, "channel": record.get("channel"), "lang": record.get("lang") or "",
@@ -308,10 +338,10 @@ class HandoffDesk:
     async def take(self, conversation_id: str, agent: str, force: bool = False) -> dict:
         """Give the conversation to `agent`; the bot goes silent (its session is paused, under the
         conversation's lock, so no turn runs meanwhile). Raises NotAssigned when another agent holds it
-        (unless `force`), KeyError for an unknown conversation."""
+        (unless `force`), UnknownConversation for an unknown id."""
         record = await self.outbox.record(conversation_id)
         if record is None:
-            raise KeyError(conversation_id)
+            raise UnknownConversation(conversation_id)
         now = time.time()
         async with self.locks.hold(conversation_id) as held:
             session = await self.sessions.load(conversation_id)
@@ -353,7 +383,7 @@ class HandoffDesk:
         NotAssigned unless `agent` holds the conversation."""
         conversation = await self.outbox.record(conversation_id)
         if conversation is None:
-            raise KeyError(conversation_id)
+            raise UnknownConversation(conversation_id)
         if conversation.get("reach") == NONE:
             raise Unreachable(conversation.get("channel") or "this channel")
         record = await self._held_by(conversation_id, agent)
@@ -459,7 +489,7 @@ class HandoffDesk:
                 continue
             preview = None
             if needle:
-                entries = await self.transcript(conversation_id)
+                entries = await self.transcript(conversation_id, record)
                 preview = next((e["message"].get("text") for e in entries
                                 if needle in str((e.get("message") or {}).get("text") or "").casefold()), None)
                 if preview is None:

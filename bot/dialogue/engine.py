@@ -20,6 +20,7 @@ from bot.dialogue.domain import Domain
 from bot.dialogue.rules import RuleBook
 from bot.sessions.store import Session
 from knowledge.answers import DONT_KNOW, DONT_KNOW_ZH, KnowledgeAnswerer
+from knowledge.shop.identity import EMAIL
 from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,6 @@ NOT_KNOWN_TEXT = {"en": "I'm sorry, I don't have reliable information about that
                   "zh": "抱歉，这个问题我也没有可靠的信息，不想随便猜测。"}
 EMAIL_NOTED_TEXT = {"en": "Thank you. If we can't answer you here, our team will write to {email}.",
                     "zh": "谢谢！如果无法在这里回复您，我们的团队会发邮件到 {email}。"}
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
 NOT_LANGUAGE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links tell no language
 MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
