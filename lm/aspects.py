@@ -185,37 +185,37 @@ def summarize(reviews: Iterable, lang: str = "en", analyser: SentimentAnalyser |
     praised = sorted((o for o in opinions if o.positive), key=lambda o: -o.positive)[:max_aspects]
     criticised = sorted((o for o in opinions if o.negative), key=lambda o: -o.negative)[:max_aspects]
     average = f"{sum(ratings) / len(ratings):.1f}/5" if ratings else None
+    words = SUMMARY[lang]
     n = len(pairs)
-    if lang == "zh":
-        words = {"positive": "大多好评", "negative": "大多差评", "mixed": "评价不一", None: "无法判断倾向"}
-        parts = [f"共{n}条评价，{words[verdict]}" + (f"（平均{average}）" if average else "") + "。"]
-        if praised:
-            parts.append("好评：" + "；".join(f"{ASPECTS[o.aspect][1]}（{o.positive}条，“{o.positive_quote}”）"
-                                          for o in praised) + "。")
-        if criticised:
-            parts.append("差评：" + "；".join(f"{ASPECTS[o.aspect][1]}（{o.negative}条，“{o.negative_quote}”）"
-                                          for o in criticised) + "。")
-        liked, disliked = _extremes(pairs, praised, criticised)
-        if liked:
-            parts.append(f"好评摘录：“{liked}”。")
-        if disliked:
-            parts.append(f"差评摘录：“{disliked}”。")
-        return "".join(parts)
-    words = {"positive": "mostly positive", "negative": "mostly negative", "mixed": "mixed",
-             None: "sentiment unclear"}
-    parts = [f"{n} review{'s' if n != 1 else ''}, {words[verdict]}" + (f" ({average})" if average else "") + "."]
-    if praised:
-        parts.append("Praised: " + "; ".join(f'{o.aspect} ({_count(o.positive)}, "{o.positive_quote}")'
-                                             for o in praised) + ".")
-    if criticised:
-        parts.append("Complaints: " + "; ".join(f'{o.aspect} ({_count(o.negative)}, "{o.negative_quote}")'
-                                                for o in criticised) + ".")
+    parts = [words["head"].format(n=n, s="s" if n != 1 else "", verdict=words["verdicts"][verdict],
+                                  average=words["average"].format(average) if average else "")]
+    for opinions_, label, count, quote in ((praised, "praised", "positive", "positive_quote"),
+                                           (criticised, "criticised", "negative", "negative_quote")):
+        if opinions_:
+            parts.append(words[label] + words["between"].join(
+                words["item"].format(name=ASPECTS[o.aspect][1] if lang == "zh" else o.aspect,
+                                     count=getattr(o, count) if lang == "zh" else _count(getattr(o, count)),
+                                     quote=getattr(o, quote)) for o in opinions_) + words["end"])
     liked, disliked = _extremes(pairs, praised, criticised)
     if liked:
-        parts.append(f'Liked: "{liked}"')
+        parts.append(words["liked"].format(liked))
     if disliked:
-        parts.append(f'Disliked: "{disliked}"')
-    return " ".join(parts)
+        parts.append(words["disliked"].format(disliked))
+    return words["join"].join(parts)
+
+
+# The summary's words: English, and Chinese (Chinese punctuation, aspects by their Chinese names).
+SUMMARY = {
+    "en": {"verdicts": {"positive": "mostly positive", "negative": "mostly negative", "mixed": "mixed",
+                        None: "sentiment unclear"},
+           "head": "{n} review{s}, {verdict}{average}.", "average": " ({})",
+           "praised": "Praised: ", "criticised": "Complaints: ", "item": '{name} ({count}, "{quote}")',
+           "between": "; ", "end": ".", "liked": 'Liked: "{}"', "disliked": 'Disliked: "{}"', "join": " "},
+    "zh": {"verdicts": {"positive": "大多好评", "negative": "大多差评", "mixed": "评价不一", None: "无法判断倾向"},
+           "head": "共{n}条评价，{verdict}{average}。", "average": "（平均{}）",
+           "praised": "好评：", "criticised": "差评：", "item": "{name}（{count}条，“{quote}”）",
+           "between": "；", "end": "。", "liked": "好评摘录：“{}”。", "disliked": "差评摘录：“{}”。", "join": ""},
+}
 
 
 def _extremes(pairs: list[tuple[float | None, str]], praised: list, criticised: list) -> tuple[str | None, str | None]:
