@@ -1,17 +1,49 @@
-"""Entity extraction: regexes, lookup tables and synonyms from the training
+r"""Entity extraction: regexes, lookup tables and synonyms from the training
 data, plus the shop's own entities (e-mail, quantity, and the catalog's
 products, colours and sizes).
 
-Each entity is {"entity", "value", "start", "end", "extractor"}; where spans
-overlap, the longer one wins, so "SK-1002" is an order id, not a quantity.
+Each entity is {"entity", "value", "start", "end", "extractor"} (and "role"
+when one is known); where spans overlap, the longer one wins, so "SK-1002" is
+an order id, not a quantity.
+
+Chinese and Japanese have no spaces, so `\b` and `(?<!\w)` see no boundary
+between 单 and S in "我要查订单SK-1002". Regexes and lookup tables therefore
+also run on a copy of the text with a space at every boundary between a CJK
+character and another non-space character ("我要查订单 SK-1002"); the spans found
+there are mapped back to the original text. A regex written for the text as
+it is ("订单号[A-Z]+") still matches the original.
+
+Roles: the training data's annotations (`from [Berlin]{"entity": "city",
+"role": "departure"}`) are kept as evidence, and an entity found at run time
+gets a role from it, by two simple rules tried in order:
+
+1. context: the two words just before the entity in the message are compared
+   with the two words before each annotated span of the same entity; the
+   role whose annotation shares the most of them, counted from the nearest
+   word back, wins ("to Paris" -> the role annotated after "to").
+2. value: when the same value (casefolded surface text or canonical value)
+   was annotated with exactly one role, that role.
+
+Otherwise the entity has no role. Limits: only two words of left context are
+looked at, word for word (no stemming, nothing after the entity, no learned
+model); a value never annotated and written after unseen words gets no role;
+groups are kept on training examples only and never assigned at run time.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lm.language import has_chinese
+
+# Characters of scripts written without spaces: kana, CJK ideographs, hangul.
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_CHAR = re.compile(f"[{_CJK_RANGES}]")
+# Words for role context: one token per CJK character, else runs of letters and digits.
+_CONTEXT_WORD = re.compile(f"[{_CJK_RANGES}]|[^\\W{_CJK_RANGES}]+")
+ROLE_CONTEXT_WORDS = 2
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -47,32 +79,125 @@ def _lookup_regex(values: list[str]) -> re.Pattern:
     return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
 
 
+def spaced_at_script_boundaries(text: str) -> tuple[str, list[int]] | None:
+    """`text` with a space between each CJK character and a neighbouring
+    non-space, non-CJK character, and for each character of the result its
+    index in `text` (-1 for an inserted space); None when there is no CJK."""
+    if not _CJK_CHAR.search(text):
+        return None
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        if i and not char.isspace() and not text[i - 1].isspace() \
+                and bool(_CJK_CHAR.match(char)) != bool(_CJK_CHAR.match(text[i - 1])):
+            chars.append(" ")
+            origin.append(-1)
+        chars.append(char)
+        origin.append(i)
+    return "".join(chars), origin
+
+
+def _spans(regex: re.Pattern, text: str, spaced: tuple[str, list[int]] | None,
+           in_original: bool = True) -> list[tuple[int, int]]:
+    """Non-empty match spans in `text`: in the text itself (unless not
+    `in_original`) and in its spaced copy, mapped back."""
+    spans = [m.span() for m in regex.finditer(text) if m.end() > m.start()] if in_original or spaced is None else []
+    if spaced is not None:
+        copy, origin = spaced
+        for m in regex.finditer(copy):
+            kept = [origin[k] for k in range(m.start(), m.end()) if origin[k] >= 0]
+            if kept and (kept[0], kept[-1] + 1) not in spans:
+                spans.append((kept[0], kept[-1] + 1))
+    return spans
+
+
+def _context(text: str, start: int) -> tuple[str, ...]:
+    """The last ROLE_CONTEXT_WORDS words before `start`, casefolded."""
+    return tuple(w.casefold() for w in _CONTEXT_WORD.findall(text[:start])[-ROLE_CONTEXT_WORDS:])
+
+
+def role_evidence(examples: Iterable) -> dict[str, list[dict]]:
+    """Entity name -> [{"values", "role", "before"}] from training examples
+    (objects with .text and .entities) whose annotations have a role; kept in
+    the model so that the extractor can assign roles (see the module doc)."""
+    evidence: dict[str, list[dict]] = {}
+    for example in examples:
+        for entity in example.entities:
+            if entity.get("role") is None:
+                continue
+            surface = example.text[entity["start"]:entity["end"]]
+            item = {"values": sorted({surface.casefold(), str(entity["value"]).casefold()}),
+                    "role": str(entity["role"]), "before": list(_context(example.text, entity["start"]))}
+            if item not in evidence.setdefault(entity["entity"], []):
+                evidence[entity["entity"]].append(item)
+    return evidence
+
+
+def _shared_context(before: tuple[str, ...], annotated: list[str]) -> int:
+    """How many words match, from the one nearest the entity back, until one differs."""
+    shared = 0
+    for mine, theirs in zip(reversed(before), reversed(annotated)):
+        if mine != theirs:
+            break
+        shared += 1
+    return shared
+
+
 class EntityExtractor:
     def __init__(self, regexes: dict[str, list[str]] | None = None, lookups: dict[str, list[str]] | None = None,
-                 synonyms: dict[str, str] | None = None, shop_entities: bool = True):
+                 synonyms: dict[str, str] | None = None, shop_entities: bool = True,
+                 roles: dict[str, list[dict]] | None = None):
         self.synonyms = {k.casefold(): v for k, v in (synonyms or {}).items()}
         self._patterns = [_Pattern(name, re.compile(p), "regex") for name, ps in (regexes or {}).items() for p in ps]
         self._patterns += [_Pattern(name, _lookup_regex(vs), "lookup", {v.strip().casefold(): v.strip() for v in vs})
                            for name, vs in (lookups or {}).items()]
         self.shop_entities = shop_entities
+        self.roles = roles or {}  # from role_evidence()
 
     def extract(self, text: str) -> list[dict]:
         found = []
+        spaced = spaced_at_script_boundaries(text)
         for pattern in self._patterns:
-            for m in pattern.regex.finditer(text):
-                if m.end() > m.start():
-                    surface = _listed_form(m.group(0), pattern.canonical) if pattern.canonical else m.group(0)
-                    found.append(self._entity(pattern.entity, surface, m.start(), m.end(), pattern.extractor))
+            for start, end in _spans(pattern.regex, text, spaced):
+                surface = text[start:end]
+                if pattern.canonical:
+                    surface = _listed_form(surface, pattern.canonical)
+                found.append(self._entity(pattern.entity, surface, start, end, pattern.extractor))
         if self.shop_entities:
-            for m in EMAIL.finditer(text):
-                found.append(self._entity("email", m.group(0).lower(), m.start(), m.end(), "shop"))
+            # Only the spaced copy: in the text itself "我的邮箱是a@b.com" would be one address.
+            for start, end in _spans(EMAIL, text, spaced, in_original=False):
+                found.append(self._entity("email", text[start:end].lower(), start, end, "shop"))
             for m in QUANTITY.finditer(text):
                 raw = (m.group("n") or m.group("zh"))
                 value = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw.lower()]
                 start = m.start("n") if m.group("n") else m.start("zh")
                 found.append({"entity": "quantity", "value": value, "start": start, "end": start + len(raw),
                               "extractor": "shop"})
-        return _without_overlaps(found)
+        entities = _without_overlaps(found)
+        if self.roles:
+            for entity in entities:
+                role = self.role(text, entity)
+                if role is not None:
+                    entity["role"] = role
+        return entities
+
+    def role(self, text: str, entity: dict) -> str | None:
+        """The entity's role by context, else by value (see the module doc)."""
+        evidence = self.roles.get(entity["entity"])
+        if not evidence:
+            return None
+        before = _context(text, entity["start"])
+        best: dict[str, int] = {}
+        for item in evidence:
+            shared = _shared_context(before, item["before"])
+            best[item["role"]] = max(best.get(item["role"], 0), shared)
+        top = max(best.values())
+        winners = [role for role, shared in best.items() if shared == top]
+        if top > 0 and len(winners) == 1:
+            return winners[0]
+        keys = {text[entity["start"]:entity["end"]].casefold(), str(entity["value"]).casefold()}
+        by_value = {item["role"] for item in evidence if keys & set(item["values"])}
+        return by_value.pop() if len(by_value) == 1 else None
 
     def _entity(self, name: str, surface: str, start: int, end: int, extractor: str) -> dict:
         value = self.synonyms.get(surface.casefold(), surface)

@@ -1,4 +1,8 @@
-"""The intent layer's one entry point: text in, Rasa-style parse data out."""
+"""The intent layer's one entry point: text in, Rasa-style parse data out.
+
+Rasa's intent payloads (`/inform{"priority": "high"}`, sent by buttons) are
+read by bot.nlu.payloads and never reach the classifier.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 from bot.nlu.classifier import IntentClassifier, IntentPrediction
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.model_store import load_model
+from bot.nlu.payloads import parse_payload
 
 
 class Interpreter:
@@ -29,8 +34,13 @@ class Interpreter:
         return self.parse_batch([text])[0]
 
     def parse_batch(self, texts: list[str]) -> list[dict]:
-        predictions = self.classifier.predict_batch(texts)
-        return [self._parse_data(text, p) for text, p in zip(texts, predictions)]
+        parsed: list[dict | None] = [parse_payload(text) for text in texts]
+        to_classify = [i for i, p in enumerate(parsed) if p is None]
+        if to_classify:
+            predictions = self.classifier.predict_batch([texts[i] for i in to_classify])
+            for i, prediction in zip(to_classify, predictions):
+                parsed[i] = self._parse_data(texts[i], prediction)
+        return parsed
 
     def _parse_data(self, text: str, prediction: IntentPrediction) -> dict:
         return {

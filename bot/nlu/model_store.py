@@ -7,7 +7,8 @@
                        with the n-gram idf weights; en/ngrams.json, their vocabulary
         en/encoder/    a fine-tuned encoder, when the route has one
         zh/head.npz
-        entities.json  regexes, lookup tables and synonyms from the training data
+        entities.json  regexes, lookup tables, synonyms and entity-role evidence
+                       from the training data
 
 meta.json is written last, so a directory without it is incomplete and ignored.
 """
@@ -18,15 +19,16 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from bot.nlu.classifier import Calibration, IntentClassifier, RoutedClassifier
-from bot.nlu.entities import EntityExtractor
+from bot.nlu.entities import EntityExtractor, role_evidence
 from bot.nlu.lexical import LexicalFeatures
-from bot.nlu.training_data import TrainingData
+from bot.nlu.training_data import TrainingData, training_files
 from lm.embeddings import get_encoder
 
 FORMAT_VERSION = 4  # 4: int8 encoders and n-gram features
@@ -36,10 +38,24 @@ class ModelStoreError(Exception):
     """A model directory is missing or unreadable."""
 
 
-def fingerprint(data_file: Path, settings: dict) -> str:
-    """Changes when the training data or the training settings change."""
+def fingerprint(data_files: Path | str | Iterable[Path | str], settings: dict) -> str:
+    """Changes when any training data file or the training settings change.
+
+    `data_files` is a file or the list of files the data was read from
+    (TrainingData.files); a folder stands for all its .yml/.yaml files. One
+    file gives the same fingerprint as before several were accepted, so
+    existing models stay current.
+    """
+    files = training_files(data_files)
     digest = hashlib.sha256(json.dumps({"format": FORMAT_VERSION, **settings}, sort_keys=True).encode())
-    digest.update(Path(data_file).read_bytes())
+    if len(files) == 1:
+        digest.update(files[0].read_bytes())
+        return digest.hexdigest()
+    for path in files:
+        content = path.read_bytes()
+        # the length keeps the files apart: moving a line from one to the next is a change
+        digest.update(f"\n{len(content)}\n".encode())
+        digest.update(content)
     return digest.hexdigest()
 
 
@@ -87,7 +103,8 @@ def save_model(directory: Path, routes: dict[str, tuple[IntentClassifier, str]],
                              "calibration": asdict(classifier.calibration),
                              "ngrams": classifier.lexical is not None}
     (directory / "entities.json").write_text(json.dumps(
-        {"regexes": data.regexes, "lookups": data.lookups, "synonyms": data.synonyms}, ensure_ascii=False, indent=1))
+        {"regexes": data.regexes, "lookups": data.lookups, "synonyms": data.synonyms,
+         "roles": role_evidence(data.examples)}, ensure_ascii=False, indent=1))
     meta = {
         "format": FORMAT_VERSION,
         "routes": meta_routes,
@@ -95,6 +112,8 @@ def save_model(directory: Path, routes: dict[str, tuple[IntentClassifier, str]],
         "settings": settings,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "training_data": data.source,
+        "training_files": [str(f) for f in data.files],
+        "training_warnings": data.warnings,
         "report": report,
     }
     (directory / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
@@ -129,5 +148,6 @@ def load_model(directory: Path, threshold: float | None = None,
     lookups = dict(entities.get("lookups") or {})
     for name, values in (extra_lookups or {}).items():
         lookups[name] = list(lookups.get(name, [])) + list(values)
-    extractor = EntityExtractor(entities.get("regexes"), lookups, entities.get("synonyms"))
+    extractor = EntityExtractor(entities.get("regexes"), lookups, entities.get("synonyms"),
+                                roles=entities.get("roles"))
     return classifier, extractor, meta

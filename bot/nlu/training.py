@@ -1,4 +1,4 @@
-"""Training an intent model from a data file into a versioned model directory.
+"""Training an intent model from data files into a versioned model directory.
 
 Nothing is trained when a model for exactly this data and these settings
 already exists. The encoder is chosen by language: MiniLM for English, the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from bot.nlu.classifier import heldout_split, train_classifier
@@ -53,22 +54,31 @@ def plan_routes(texts: list[str], lang: str, encoder: str | None) -> dict[str, s
     return {lang: ENCODER_FOR_LANG[lang]}
 
 
-def train_model(data_file: str | Path, models_root: Path, lang: str = "auto", encoder: str | None = None,
-                finetune: bool | None = None, threshold: float | None = None, progress: bool = True,
-                force: bool = False) -> Path:
+def train_model(data_files: str | Path | Iterable[str | Path], models_root: Path, lang: str = "auto",
+                encoder: str | None = None, finetune: bool | None = None, threshold: float | None = None,
+                progress: bool = True, force: bool = False, strict: bool = False) -> Path:
     """Train (or find) the model for this data; return its directory.
 
-    `finetune` None means: fine-tune the English encoder when its route has
-    at least FINETUNE_MIN_EXAMPLES examples.
+    `data_files` is a file, a folder (a Rasa project's data/) or a list of
+    them, as load_training_data reads them. `finetune` None means: fine-tune
+    the English encoder when its route has at least FINETUNE_MIN_EXAMPLES
+    examples. `strict` refuses an example under two intents instead of
+    leaving it out with a warning.
     """
-    data_file = Path(data_file)
-    data = load_training_data(data_file)
+    data = load_training_data(data_files, strict=strict)
     routes = plan_routes([e.text for e in data.examples], lang, encoder)
     if finetune is None:
         english = [e for e in data.examples if len(routes) == 1 or not has_chinese(e.text)]
         finetune = len(english) >= FINETUNE_MIN_EXAMPLES
     settings = {"lang": lang, "routes": routes, "finetune": finetune, "threshold": threshold}
-    fp = fingerprint(data_file, settings)
+    # Models from before entity roles were read, or before `out_of_scope` was
+    # an ordinary intent, were trained differently from the same files: only
+    # data that has either needs a new model, so only it gets these keys.
+    if any("role" in entity for e in data.examples for entity in e.entities):
+        settings["entity_roles"] = True
+    if "out_of_scope" in data.intents:
+        settings["out_of_scope_intent"] = True
+    fp = fingerprint(data.files, settings)
     if not force and (existing := find_model(models_root, fp)):
         log.info("intent model %s is up to date", existing)
         return existing

@@ -25,11 +25,11 @@ def write(tmp_path, text):
     return path
 
 
-def test_an_example_under_two_intents_names_both_lines(tmp_path):
+def test_an_example_under_two_intents_names_both_lines_when_strict(tmp_path):
     path = write(tmp_path, 'nlu:\n- intent: a\n  examples: |\n    - hello\n    - hey\n'
                            '- intent: b\n  examples: |\n    - bye\n    - Hello\n')
     with pytest.raises(TrainingDataError, match=r"nlu.yml:9: .*'b' and also under 'a' \(line 4\)"):
-        load_nlu_yaml(path)
+        load_nlu_yaml(path, strict=True)
 
 
 def test_malformed_yaml_names_the_line(tmp_path):
@@ -76,9 +76,9 @@ def test_csv_errors_name_the_line(tmp_path):
     path.write_text("text,intent\nhi,greet\nbye\n")
     with pytest.raises(TrainingDataError, match=r"data.csv:3: expected text,intent"):
         load_training_data(path)
-    path.write_text("text,intent\nhi,greet\nHi,bye\n")
+    path.write_text("text,intent\nhi,greet\nHi,bye\nhello,greet\nbye,bye\n")
     with pytest.raises(TrainingDataError, match=r"data.csv:3: .*'bye' and also under 'greet' \(line 2\)"):
-        load_training_data(path)
+        load_training_data(path, strict=True)
     with pytest.raises(TrainingDataError, match="must be .yml, .yaml or .csv"):
         load_training_data(tmp_path / "data.txt")
 
