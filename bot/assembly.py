@@ -13,7 +13,8 @@ from typing import Callable
 
 from bot.config import Config
 from bot.dialogue.domain import Domain
-from bot.dialogue.rules import RuleBook
+from bot.dialogue.policy import PolicyEnsemble
+from bot.dialogue.rules import load_policy
 from bot.nlu.interpreter import Interpreter
 from bot.nlu.training import train_model
 from knowledge.answers import KnowledgeAnswerer
@@ -39,7 +40,7 @@ class LoadedModels:
     interpreter: Interpreter
     answerer: KnowledgeAnswerer
     domain: Domain
-    rules: RuleBook
+    policy: PolicyEnsemble  # the rules and stories, trained
     lm_status: str = "none"  # the model's file name, "none", "not loaded yet", or why it is unavailable
     notes: list[str] = field(default_factory=list)
     sentiment: Callable[[str], dict | None] | None = None  # for the negative-sentiment handoff
@@ -162,7 +163,7 @@ def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
     with_lm=False leaves the chat model out (lm_status LM_DEFERRED), for a
     parent process whose forked workers each call attach_generator."""
     domain = Domain.load(config.dialogue.domain)
-    rules = RuleBook.load(config.dialogue.rules, domain)
+    policy = load_policy(config.dialogue.rules, domain, config.dialogue.max_history)
     interpreter = train_intents(config)
     unknown = set(interpreter.intents) - set(domain.intents)
     if unknown:
@@ -173,5 +174,5 @@ def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
         if generator is not None:
             generator.close()
         generator, lm_status = None, LM_DEFERRED
-    return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, rules, lm_status,
+    return LoadedModels(interpreter, build_answerer(config, retriever, generator), domain, policy, lm_status,
                         sentiment=load_sentiment(config))

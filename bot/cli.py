@@ -119,6 +119,51 @@ async def _set_telegram_webhook(credentials, url: str) -> int:
     return 0
 
 
+def cmd_test(args: argparse.Namespace, config) -> int:
+    """Run test stories; the last line printed is "N passed, M failed" (see bot/dialogue/story_test.py)."""
+    import json
+    from pathlib import Path
+
+    from bot.assembly import train_intents
+    from bot.dialogue.domain import Domain
+    from bot.dialogue.engine import Dialogue
+    from bot.dialogue.rules import load_policy
+    from bot.dialogue.story_test import DUCKLING_DIMENSIONS, run_test_stories, story_files
+
+    stories = Path(args.stories) if args.stories else (Path(args.project) / "tests" if args.project else None)
+    if stories is None or not stories.exists():
+        print(f"shopkeep: no test stories at {stories or '(none given)'}: pass --stories FILE or --project DIR "
+              "with a tests/ folder", file=sys.stderr)
+        return 2
+    if not story_files(stories):
+        print(f"shopkeep: {stories}: no YAML file with 'stories:' there", file=sys.stderr)
+        return 2
+    domain = Domain.load(config.dialogue.domain)
+    dialogue = Dialogue(domain, load_policy(config.dialogue.rules, domain, config.dialogue.max_history),
+                        actions=None, answerer=None)
+    print(f"action server: {config.actions.endpoint or 'none'} (actions are predicted, not run, as in rasa test)")
+    interpreter = train_intents(config, progress=True)
+    duckling = set()
+    if args.project:
+        from bot.rasa_project import duckling_dimensions
+
+        duckling = duckling_dimensions(Path(args.project)) & DUCKLING_DIMENSIONS
+    results = run_test_stories(dialogue, interpreter.parse, stories, duckling)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            for result in results:
+                out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+    for result in results:
+        print(f"{'passed' if result.passed else 'FAILED'}  {result.story}"
+              + (f": {result.first_difference}" if result.first_difference else ""))
+    needing = [r for r in results if r.needs]
+    if needing:
+        print(f"{len(needing)} failed only for want of {needing[0].needs}: " + ", ".join(r.story for r in needing))
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shopkeep",
@@ -128,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
                "the messaging platforms' secrets (see `shopkeep channels --help`). See README.md.",
     )
     parser.add_argument("--config", help="YAML config file (default: $SHOPKEEP_CONFIG or the demo store's)")
+    parser.add_argument("--project", metavar="DIR",
+                        help="run a Rasa 3.x project folder as it is (domain.yml or domain/, data/, config.yml, "
+                             "endpoints.yml, credentials.yml); without a COMMAND, `run`")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="serve the bot over HTTP",
                          description="Serve the bot: REST channel at /webhooks/rest/webhook, health at /health. "
@@ -160,6 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
                                "(setWebhook), then show its webhook status")
     channels.set_defaults(func=cmd_channels)
 
+    test = sub.add_parser(
+        "test", help="run Rasa test stories against the bot",
+        description="Walk each test story (Rasa's format: `user:` lines with their intents and entities, then "
+                    "the expected actions), comparing the intent model's parse and the predicted actions with "
+                    "the story, as `rasa test` does. Prints one line per story and, last, 'N passed, M failed'. "
+                    "Exit status 1 when a story fails.")
+    test.add_argument("--project", dest="test_project", metavar="DIR",
+                      help="the Rasa project folder (as the global --project)")
+    test.add_argument("--stories", metavar="FILE", help="a test stories file or folder (default: the project's tests/)")
+    test.add_argument("--out", metavar="RESULTS.jsonl",
+                      help='write one JSON line per story: {"story", "passed", "first_difference"}')
+    test.set_defaults(func=cmd_test)
+
     add_nlu_commands(sub)
     add_knowledge_commands(sub)
     add_recommend_commands(sub)
@@ -169,7 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "test_project", None):
+        args.project = args.test_project
+    if args.command is None:
+        if not args.project:
+            parser.error("a COMMAND is required (or --project DIR, which runs that project)")
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "run"])
     if args.command == "nlu":  # stands alone: no store config needed
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                             format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
@@ -180,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         config = load_config(args.config)
+        if args.project:
+            from bot.rasa_project import apply_project
+
+            config, notes = apply_project(config, args.project, dict(os.environ))
+            for note in notes:
+                print(f"shopkeep: {note}", flush=True)
     except ConfigError as exc:
         print(f"shopkeep: {exc}", file=sys.stderr)
         return 2

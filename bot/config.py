@@ -99,8 +99,9 @@ class NluConfig:
 
 @dataclass(frozen=True)
 class DialogueConfig:
-    domain: Path = Path("domain.yml")
-    rules: Path = Path("rules.yml")
+    domain: Path = Path("domain.yml")  # a file, or a folder of domain files (merged)
+    rules: Path = Path("rules.yml")  # a rules/stories file, or a folder (every YAML file with rules: or stories:)
+    max_history: int = 5  # states the story memoization looks back over (Rasa's MemoizationPolicy max_history)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ async def assistant_context(app: web.Application):
     console = config.console
     app[assistant_key] = Assistant(
         interpreter=models.interpreter,
-        dialogue=Dialogue(models.domain, models.rules, actions, models.answerer,
+        dialogue=Dialogue(models.domain, models.policy, actions, models.answerer,
                           hours=SupportHours.parse(console.support_hours, console.timezone),
                           negative_sentiment=console.negative_sentiment_handoff,
                           unanswered=console.unanswered_handoff),

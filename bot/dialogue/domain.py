@@ -22,9 +22,13 @@ class Domain:
     @classmethod
     def load(cls, path: str | Path) -> "Domain":
         path = Path(path)
-        raw = read_yaml(path, DomainError) or {}
-        if not isinstance(raw, dict):
-            raise DomainError(f"{path}: expected a mapping")
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
+        raw: dict = {}
+        for file in files:  # a `domain/` folder is merged, as Rasa merges it
+            part = read_yaml(file, DomainError) or {}
+            if not isinstance(part, dict):
+                raise DomainError(f"{file}: expected a mapping")
+            _merge(raw, part)
         domain = cls(raw, str(path))
         for form, spec in domain.forms.items():
             for slot in spec:
@@ -37,8 +41,37 @@ class Domain:
         return [i if isinstance(i, str) else next(iter(i)) for i in self.raw.get("intents", [])]
 
     @property
+    def entities(self) -> list[str]:
+        """Entity names (an entity may be written with its roles and groups: {name: {roles: [...]}})."""
+        return [e if isinstance(e, str) else next(iter(e)) for e in self.raw.get("entities") or []]
+
+    def intent_uses_entity(self, intent: str | None, entity: str) -> bool:
+        """Whether `entity` counts in the dialogue state for `intent` (the intent's `use_entities` /
+        `ignore_entities`, as in Rasa; by default every entity counts)."""
+        for item in self.raw.get("intents") or []:
+            if isinstance(item, dict) and intent in item:
+                spec = item[intent] or {}
+                use = spec.get("use_entities", True)
+                if entity in (spec.get("ignore_entities") or []):
+                    return False
+                return use is True or (isinstance(use, list) and entity in use)
+        return True
+
+    @property
     def slots(self) -> dict[str, dict]:
         return self.raw.get("slots") or {}
+
+    @property
+    def session_config(self) -> tuple[float, bool]:
+        """(session_expiration_time in minutes, 0 = never; carry_over_slots_to_new_session), Rasa's
+        defaults 60 and True."""
+        config = self.raw.get("session_config") or {}
+        return (float(config.get("session_expiration_time", 60) or 0),
+                bool(config.get("carry_over_slots_to_new_session", True)))
+
+    def retrieval_responses(self, action: str) -> list[str]:
+        """For a retrieval action (`utter_faq`), its responses (`utter_faq/returns`, ...)."""
+        return [name for name in self.responses if name.startswith(action + "/")]
 
     @property
     def forms(self) -> dict[str, list[str]]:
@@ -54,7 +87,10 @@ class Domain:
         return list(self.raw.get("actions") or [])
 
     def knows_action(self, name: str) -> bool:
-        return name in self.responses or name in self.forms or name in self.custom_actions
+        """Declared in the domain: a response (or a retrieval action with `name/...` responses), a form,
+        or a custom action. Rasa's default actions are known too (bot.dialogue.policy.DEFAULT_ACTIONS)."""
+        return (name in self.responses or name in self.forms or name in self.custom_actions
+                or bool(self.retrieval_responses(name)))
 
     def render(self, name: str, slots: dict, channel: str | None = None, fill: dict | None = None,
                **overrides) -> list[dict]:
@@ -78,6 +114,17 @@ class Domain:
                 pass  # a template naming an unset slot is sent as written, as Rasa does
         variant.update({k: v for k, v in overrides.items() if v is not None})
         return [variant]
+
+
+def _merge(into: dict, part: dict) -> None:
+    """Add one domain file to another: lists are joined, mappings merged key by key."""
+    for key, value in part.items():
+        if isinstance(value, list) and isinstance(into.get(key), list):
+            into[key] = into[key] + [v for v in value if v not in into[key]]
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
+            into[key] = {**into[key], **value}
+        else:
+            into[key] = value
 
 
 def _matching(variants: list[dict], slots: dict, channel: str | None) -> list[dict]:

@@ -17,7 +17,21 @@ from collections import deque
 from bot.console.hours import SupportHours
 from bot.dialogue.custom_actions import ActionFailed, ActionRunner
 from bot.dialogue.domain import Domain
-from bot.dialogue.rules import RuleBook
+from bot.dialogue.policy import (
+    ACTION_BACK,
+    ACTION_DEACTIVATE_LOOP,
+    ACTION_DEFAULT_ASK_AFFIRMATION,
+    ACTION_DEFAULT_ASK_REPHRASE,
+    ACTION_DEFAULT_FALLBACK,
+    ACTION_RESTART,
+    ACTION_SESSION_START,
+    ACTION_TWO_STAGE_FALLBACK,
+    DEFAULT_ACTIONS,
+    PolicyEnsemble,
+    TrackerState,
+)
+from bot.dialogue.rules import ANSWER_FROM_KNOWLEDGE
+from bot.dialogue.stories import ACTION_LISTEN
 from bot.sessions.store import Session
 from knowledge.answers import DONT_KNOW, DONT_KNOW_ZH, KnowledgeAnswerer
 from knowledge.shop.identity import EMAIL
@@ -25,8 +39,7 @@ from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
 
-ANSWER_FROM_KNOWLEDGE = "action_answer_from_knowledge"
-DEACTIVATE_FORM = "action_deactivate_loop"
+FORM_STOPPED = "action_stop_form"  # shopkeep's own: a form that rejected "no" or "stop" ends, and says so
 FALLBACK_INTENT = "nlu_fallback"
 STOP_INTENT = "stop"  # ends a form, or takes back a request for a person
 RASA_SDK_VERSION = "3.21.1"
@@ -60,6 +73,10 @@ NOT_KNOWN_TEXT = {"en": "I'm sorry, I don't have reliable information about that
                   "zh": "抱歉，这个问题我也没有可靠的信息，不想随便猜测。"}
 EMAIL_NOTED_TEXT = {"en": "Thank you. If we can't answer you here, our team will write to {email}.",
                     "zh": "谢谢！如果无法在这里回复您，我们的团队会发邮件到 {email}。"}
+FORM_STOPPED_TEXT = {"en": "No problem, I've stopped. Anything else I can help with?",
+                     "zh": "好的，已经停止了。还有什么可以帮您的吗？"}
+TWO_STAGE_TEXT = {"en": "Sorry, I'm not sure I understood. Did you mean one of these?",
+                  "zh": "抱歉，我不太确定您的意思。您是指下面哪一个？"}
 LANGUAGE_SLOT = "language"  # filled with the shopper's language when the domain declares it
 NOT_LANGUAGE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links tell no language
 MAX_ACTIONS_PER_TURN = 10  # a followup loop in a custom action must not spin forever
@@ -71,25 +88,65 @@ RESPONSE_KEYS = (*MESSAGE_KEYS, "template", "response", "json_message", "recipie
 
 
 class Dialogue:
-    """`hours`: when people answer (default: always). `negative_sentiment`: hand off when a message's
+    """Decides and runs the actions that answer each user message, as Rasa's processor does: predict
+    the next action (bot.dialogue.policy: rules, stories, the active form), run it, and again, until
+    the prediction is action_listen.
+
+    `hours`: when people answer (default: always). `negative_sentiment`: hand off when a message's
     sentiment score (-1..1, parse["sentiment"]["score"]) is at or below it (None: never).
     `unanswered`: hand off after this many unanswered questions in a row (0: never)."""
 
-    def __init__(self, domain: Domain, rules: RuleBook, actions: ActionRunner, answerer: KnowledgeAnswerer,
+    def __init__(self, domain: Domain, policy: PolicyEnsemble, actions: ActionRunner, answerer: KnowledgeAnswerer,
                  hours: SupportHours | None = None, negative_sentiment: float | None = None, unanswered: int = 0):
         self.domain = domain
-        self.rules = rules
+        self.policy = policy
         self.actions = actions
         self.answerer = answerer
         self.hours = hours or SupportHours.parse(())
         self.negative_sentiment = negative_sentiment
         self.unanswered = unanswered
+        self._plans: dict[str, list[str]] = {}
+
+    # -- what the policies would do -----------------------------------------
+
+    def plan(self, intent: str) -> list[str]:
+        """The actions a conversation's first message with `intent` gets (predicted, not run; the
+        fallback when nothing is predicted). Cached: the policies do not change while running."""
+        if intent not in self._plans:
+            events = [{"event": "action", "name": ACTION_LISTEN},
+                      {"event": "user", "intent": intent, "entities": []}]
+            actions: list[str] = []
+            while len(actions) < MAX_ACTIONS_PER_TURN:
+                action = self.policy.predict(events).action
+                if action is None and not actions:
+                    action = self.fallback_action()
+                if action in (None, ACTION_LISTEN):
+                    break
+                actions.append(action)
+                events.append({"event": "action", "name": action})
+                if action in self.domain.forms:
+                    break  # what follows depends on the shopper's answers
+            self._plans[intent] = actions
+        return self._plans[intent]
+
+    def fallback_action(self) -> str:
+        """What a message no rule or story covers gets: Rasa's action_default_fallback (the domain's
+        `utter_default`), or, in a domain without utter_default, an answer from the store's knowledge
+        (which says when it does not know and offers a person), never silence (case A24)."""
+        return ACTION_DEFAULT_FALLBACK if "utter_default" in self.domain.responses else ANSWER_FROM_KNOWLEDGE
 
     def answers_from_knowledge(self, intent: str) -> bool:
-        """True when the rules send `intent` (or, without a rule, the fallback) to the knowledge answer."""
-        actions = (self.rules.by_intent.get(intent) or self.rules.by_intent.get(FALLBACK_INTENT)
-                   or [self._default_action()])
-        return ANSWER_FROM_KNOWLEDGE in actions
+        """True when `intent` is answered from the store's knowledge."""
+        return ANSWER_FROM_KNOWLEDGE in self.plan(intent)
+
+    @property
+    def can_hand_off(self) -> bool:
+        return bool(self.plan(HANDOFF_INTENT)) and HANDOFF_INTENT in self.domain.intents
+
+    def _handoff_actions(self) -> list[str]:
+        return self.plan(HANDOFF_INTENT) if self.can_hand_off else []
+
+    # -- one turn -------------------------------------------------------------
 
     async def respond(self, session: Session, parse: dict, on_text=None, questions: list[str] = ()) -> list[dict]:
         """The bot's messages for the latest user message; updates `session`.
@@ -98,6 +155,7 @@ class Dialogue:
         `questions`: other questions in the same message, answered from
         knowledge after the turn's own actions."""
         intent = parse["intent"]["name"]
+        self._begin(session, parse)
         turn = _Turn(session, parse, on_text)
         self._set_language(session, turn.text)
         handed_off = bool(session.handoff)
@@ -116,40 +174,27 @@ class Dialogue:
                 # the person writes); a shopper who comes back after a long silence is told once
                 # more that their message reached the team
                 turn.queue.append("utter_handoff_pending")
+            await self._run_queue(turn)
         else:
             self._fill_slots(session, parse)
             if session.active_form:
-                turn.queue.append(session.active_form)
+                pass  # the form decides first (the policies predict it)
             elif intent == AFFIRM_INTENT and self._offered_a_person(session):
-                turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])  # "yes" to "would you like a person?"
+                turn.queue.extend(self._handoff_actions())  # "yes" to "would you like a person?"
             elif self._angry(parse):
                 # a strongly negative message goes to a person at once; a question the store's knowledge
                 # answers is answered first ("Why was my payment declined?!"), then the person is called
                 turn.handoff_reason = NEGATIVE_SENTIMENT
-                if self.answers_from_knowledge(intent):
-                    turn.queue.extend(self.rules.by_intent.get(intent) or self.rules.by_intent[FALLBACK_INTENT])
-                else:
-                    turn.queue.extend(self.rules.by_intent[HANDOFF_INTENT])
-            else:
-                turn.queue.extend(self.rules.by_intent.get(intent) or self.rules.by_intent.get(FALLBACK_INTENT)
-                                  or [self._default_action()])
-        steps = 0
-        while turn.queue and steps < MAX_ACTIONS_PER_TURN:
-            steps += 1
-            action = turn.queue.popleft()
-            try:
-                await self._run(action, turn)
-            except ActionFailed as exc:
-                log.error("conversation %s: %s", session.sender_id, exc)
-                self._apologise(turn)
-            except Exception:
-                log.exception("conversation %s: action %s crashed", session.sender_id, action)
-                self._apologise(turn)
+                if not self.answers_from_knowledge(intent):
+                    turn.queue.extend(self._handoff_actions())
+            await self._run_queue(turn)
+            if not session.handoff and not turn.ended:
+                await self._predict_and_run(turn)
         if not session.handoff:
             for question in questions:
                 await self._answer_from_knowledge(turn, question)
         if turn.handoff_reason == NEGATIVE_SENTIMENT and not session.handoff:  # (answered first, above)
-            for action in self.rules.by_intent[HANDOFF_INTENT]:
+            for action in self._handoff_actions():
                 await self._run(action, turn)
         if session.handoff and not handed_off and not self.hours.is_open():
             # no one is there now: say when someone will be, and offer to answer by e-mail
@@ -157,19 +202,104 @@ class Dialogue:
             lang = self._lang(session)
             turn.say({"text": AFTER_HOURS_TEXT[lang].format(hours=self.hours.describe(lang),
                                                             next=self.hours.when(self.hours.next_open(), lang))})
+        if not handed_off or not session.handoff:
+            session.record({"event": "action", "name": ACTION_LISTEN})
         return turn.messages
 
-    def _default_action(self) -> str:
-        """What a message no rule covers gets: the domain's `utter_default`, as in Rasa, or, in a domain
-        without one, an answer from the store's knowledge (which says when it does not know and offers a
-        person), never silence (case A24)."""
-        return "utter_default" if "utter_default" in self.domain.responses else ANSWER_FROM_KNOWLEDGE
+    def _begin(self, session: Session, parse: dict) -> None:
+        """Put the turn's events in Rasa's order: a new conversation (or one whose session expired, per
+        the domain's session_config) starts with action_session_start, session_started (slots carried
+        over as slot events) and action_listen, before the user message (recorded here when the caller
+        did not record it)."""
+        user = next((e for e in session.new_events if e.get("event") == "user"), None)
+        if user is None:
+            user = {"event": "user", "text": parse.get("text", ""), "parse_data": parse}
+            session.record(user)
+        earlier = [e for e in session.history if e.get("event") == "action"]
+        expiry_min, carry_over = self.domain.session_config
+        last_time = session.history[-1].get("timestamp", 0) if session.history else 0
+        expired = bool(earlier) and expiry_min > 0 and user.get("timestamp", time.time()) - last_time > expiry_min * 60
+        if earlier and not expired:
+            return
+        start = [{"event": "action", "name": ACTION_SESSION_START}, {"event": "session_started"}]
+        if expired:
+            if session.handoff or session.active_form:
+                return  # a person or a form is still on it: the session goes on
+            kept = {k: v for k, v in session.slots.items() if v is not None} if carry_over else {}
+            session.slots = {name: spec.get("initial_value") for name, spec in self.domain.slots.items()
+                             if spec.get("initial_value") is not None}
+            session.slots.update(kept)
+            start += [{"event": "slot", "name": k, "value": v} for k, v in kept.items()]
+        else:
+            for name, spec in self.domain.slots.items():  # initial values, on the first message
+                if spec.get("initial_value") is not None and name not in session.slots:
+                    session.slots[name] = spec["initial_value"]
+        start.append({"event": "action", "name": ACTION_LISTEN})
+        at = session.new_events.index(user)
+        stamp = user.get("timestamp", time.time())
+        session.new_events[at:at] = [{**e, "timestamp": stamp} for e in start]
+
+    async def _run_queue(self, turn: "_Turn") -> None:
+        """Run the actions the turn queued itself (a handoff, a reminder)."""
+        while turn.queue and not turn.ended:
+            await self._run_safely(turn.queue.popleft(), turn)
+
+    async def _predict_and_run(self, turn: "_Turn") -> None:
+        """Predict the next action and run it until the prediction is action_listen (Rasa's loop)."""
+        session = turn.session
+        for _ in range(MAX_ACTIONS_PER_TURN):
+            if turn.queue:
+                action, interrupted = turn.queue.popleft(), False
+            else:
+                prediction = self.policy.predict(session.events)
+                action, interrupted = prediction.action, prediction.interrupted_loop
+                if action is None:
+                    action = self._unpredicted(turn)
+                    interrupted = action == session.active_form  # asked again, not validated again
+            if action in (None, ACTION_LISTEN):
+                return
+            await self._run_safely(action, turn, interrupted)
+            if turn.ended or session.handoff:
+                return
+        log.warning("conversation %s: %d actions in one turn; waiting for the shopper", session.sender_id,
+                    MAX_ACTIONS_PER_TURN)
+
+    def _unpredicted(self, turn: "_Turn") -> str | None:
+        return self.unpredicted_action(self.policy.tracker(turn.session.events), turn.intent)
+
+    def unpredicted_action(self, tracker: TrackerState, intent: str | None) -> str | None:
+        """The action when no rule or story decides. Straight after the shopper's message: a form that
+        rejected it stops when the shopper said no or stop (cases B10, A15), else the fallback action
+        (the form then asks again). After another action: the rejected form asks again, or the bot
+        waits for the shopper (None). "Yes" that a form rejected gets the form's question again.
+        In the test stories (bot.dialogue.story_test) the same choice is the prediction."""
+        if tracker.latest_action == ACTION_LISTEN:
+            if tracker.active_loop and intent in (STOP_INTENT, DENY_INTENT):
+                return FORM_STOPPED
+            if tracker.active_loop and intent == AFFIRM_INTENT:
+                return tracker.active_loop  # "yes" with nothing to confirm: the question again
+            return self.fallback_action()
+        if tracker.active_loop and tracker.latest_action != tracker.active_loop:
+            return tracker.active_loop
+        return None
+
+    async def _run_safely(self, action: str, turn: "_Turn", interrupted: bool = False) -> None:
+        """Run one action; a failure is apologised for and ends the turn's actions."""
+        session = turn.session
+        try:
+            await self._run(action, turn, interrupted)
+        except ActionFailed as exc:
+            log.error("conversation %s: %s", session.sender_id, exc)
+            self._apologise(turn)
+        except Exception:
+            log.exception("conversation %s: action %s crashed", session.sender_id, action)
+            self._apologise(turn)
 
     def _angry(self, parse: dict) -> bool:
         """The message scores at or below the negative-sentiment threshold, and a rule can hand off."""
         score = (parse.get("sentiment") or {}).get("score")
         return (self.negative_sentiment is not None and score is not None and score <= self.negative_sentiment
-                and HANDOFF_INTENT in self.rules.by_intent and parse["intent"]["name"] != STOP_INTENT)
+                and self.can_hand_off and parse["intent"]["name"] != STOP_INTENT)
 
     @staticmethod
     def _lang(session: Session) -> str:
@@ -203,7 +333,7 @@ class Dialogue:
 
     def _offered_a_person(self, session: Session) -> bool:
         """The bot's last message said it did not know and offered a person, and a rule can hand off."""
-        if HANDOFF_INTENT not in self.rules.by_intent:
+        if not self.can_hand_off:
             return False
         last = next((e for e in reversed(session.history) if e.get("event") == "bot"), None)
         return bool(last and ((last.get("data") or {}).get("custom") or {}).get("abstained"))
@@ -246,31 +376,55 @@ class Dialogue:
     # -- slots and forms ---------------------------------------------------
 
     def _fill_slots(self, session: Session, parse: dict) -> None:
-        """Fill slots from the message by their mappings, as Rasa does:
-        `from_entity` (the entity's value), `from_text` (the whole message),
-        `from_intent` (the mapping's `value` when the intent matches), each
-        only when its `conditions` ([{active_loop, requested_slot}]) hold and
-        its `intent`/`not_intent` lists allow the message's intent."""
+        """Fill slots from the message by their mappings, as Rasa's action_extract_slots does:
+        `from_entity` (the entity's value; with `role`/`group`, only an entity with that role or
+        group), `from_text` (the whole message), `from_intent` (the mapping's `value` when the intent
+        matches), each only when its `conditions` ([{active_loop, requested_slot}]) hold, its
+        `intent`/`not_intent` lists allow the message's intent, and the active form does not ignore
+        the intent. `from_trigger_intent` fills when a form starts (_trigger_slots); `custom` is left
+        to custom actions."""
         intent = parse["intent"]["name"]
+        ignored = _as_list((self.domain.raw.get("forms") or {}).get(session.active_form or "", {}) and
+                           ((self.domain.raw["forms"][session.active_form] or {}).get("ignored_intents") or []))
+        if session.active_form and intent in ignored:
+            return
         for slot, spec in self.domain.slots.items():
             for mapping in spec.get("mappings") or []:
                 kind = mapping.get("type")
                 if not self._mapping_applies(session, mapping, intent):
                     continue
                 if kind == "from_entity":
-                    values = [e["value"] for e in parse.get("entities", []) if e["entity"] == mapping.get("entity")]
+                    values = [e["value"] for e in parse.get("entities", [])
+                              if e["entity"] == mapping.get("entity")
+                              and all(e.get(k) == mapping[k] for k in ("role", "group") if mapping.get(k))]
                     if not values:
                         continue
-                    value = values[0]
+                    value = values[0] if len(values) == 1 or spec.get("type") != "list" else values
+                    if spec.get("type") == "list" and not isinstance(value, list):
+                        value = [value]
                 elif kind == "from_text":
                     value = parse.get("text", "")
                 elif kind == "from_intent":
-                    if "intent" not in mapping:
+                    if "intent" not in mapping and "not_intent" not in mapping:
                         continue
                     value = mapping.get("value")
                 else:
                     continue
                 self._set_slot(session, slot, value)
+                break
+
+    def _trigger_slots(self, session: Session, form: str, intent: str | None) -> None:
+        """`from_trigger_intent` mappings of the form's slots, when the message starting the form has
+        the mapping's intent (Rasa does not check their `conditions`, which name the form itself)."""
+        for slot in self.domain.forms.get(form, []):
+            for mapping in (self.domain.slots.get(slot) or {}).get("mappings") or []:
+                if mapping.get("type") != "from_trigger_intent":
+                    continue
+                if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
+                    continue
+                if mapping.get("not_intent") and intent in _as_list(mapping["not_intent"]):
+                    continue
+                self._set_slot(session, slot, mapping.get("value"))
                 break
 
     @staticmethod
@@ -302,23 +456,39 @@ class Dialogue:
             session.requested_slot = None
             session.record({"event": "active_loop", "name": None})
 
-    async def _run_form(self, form: str, turn: "_Turn") -> None:
-        session, intent = turn.session, turn.intent
+    def _this_turns_slot_events(self, session: Session, form: str) -> list[dict]:
+        """The slot events of the form's slots since the shopper's latest message."""
+        events = session.events
+        last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+        return [e for e in events[last_user + 1:] if e.get("event") == "slot"
+                and e.get("name") in (*self.domain.forms[form], "requested_slot")]
+
+    async def _run_form(self, form: str, turn: "_Turn", interrupted: bool = False) -> None:
+        """Rasa's form loop: start (slots from the trigger intent), validate what the shopper's message
+        filled (the `validate_<form>` custom action, when there is one), then ask for the next missing
+        slot (`requested_slot`), or end (active_loop null) when none is missing. A message that fills
+        nothing the form asked for is rejected (action_execution_rejected): the rules and stories
+        then decide, and the form asks again after them. After such an interruption the form does not
+        validate again (`interrupted`, Rasa's LoopInterrupted)."""
+        session = turn.session
         activating = session.active_form != form
         if activating:
             self._activate(session, form)
-        elif intent == STOP_INTENT:
+            self._trigger_slots(session, form, turn.intent)
+        elif turn.intent == STOP_INTENT and not self._fills_requested(session, form):
             self._deactivate(session)
-            turn.queue.append("utter_form_stopped")
+            await self._say_form_stopped(turn)
             return
-        # the form's own slots are validated (as rasa-sdk validates only the required slots)
-        slot_events = [e for e in session.new_events if e["event"] == "slot"
-                       and e["name"] in (*self.domain.forms[form], "requested_slot")]
+        after_message = self.policy.tracker(session.events[:-1]).latest_action == ACTION_LISTEN
+        slot_events = self._this_turns_slot_events(session, form) if (after_message or activating) else []
         validator = f"validate_{form}"
         said = len(turn.messages)
-        if slot_events and self.actions.has(validator):
+        requested_by_validator = None
+        if slot_events and not interrupted and self.actions.has(validator) and \
+                (validator in self.domain.custom_actions or not self.domain.custom_actions):
             # rasa-sdk validates the slot events at the end of the tracker, as
             # Rasa's form appends its candidates there before validating.
+            before = len(session.new_events)
             try:
                 await self._run_custom(validator, turn, candidates=slot_events)
             except Exception:
@@ -330,38 +500,44 @@ class Dialogue:
                 raise
             if session.active_form != form:  # the validation ended the form (ActiveLoop(None))
                 return
-        missing = [s for s in self.domain.forms[form] if session.slots.get(s) is None]
-        if not missing:
-            self._deactivate(session)
-            turn.queue.extend(self.rules.form_submit.get(form, []))
-            return
+            requested_by_validator = next((e for e in reversed(session.new_events[before:])
+                                           if e.get("event") == "slot" and e.get("name") == "requested_slot"), None)
         requested = session.requested_slot
-        kept = any(e["name"] in self.domain.forms[form] and session.slots.get(e["name"]) is not None
-                   for e in slot_events)
-        # Not an answer to the form's question: nothing kept, nothing said about it.
-        unanswered = not activating and not kept and len(turn.messages) == said
-        if unanswered and intent == DENY_INTENT:
-            # "no" to a question that is not a yes/no one ("What is your order number?" "no"):
-            # the shopper does not want to go on (case B10), so the form stops
+        if not activating and not interrupted and after_message and requested:
+            latest = {e["name"]: e.get("value") for e in self._this_turns_slot_events(session, form)}
+            filled = any(value is not None for name, value in latest.items() if name in self.domain.forms[form])
+            if not filled and len(turn.messages) == said:
+                # not an answer to the form's question: the form rejects the message, and, as in Rasa,
+                # the rejection is logged instead of the form's run
+                ran = max(i for i, e in enumerate(session.new_events)
+                          if e.get("event") == "action" and e.get("name") == form)
+                del session.new_events[ran]
+                session.record({"event": "action_execution_rejected", "name": form})
+                return
+        if requested_by_validator is not None:
+            # a validation action chose the next slot itself (rasa-sdk's required_slots), or None: done
+            next_slot = requested_by_validator.get("value")
+        else:
+            missing = [s for s in self.domain.forms[form] if session.slots.get(s) is None]
+            next_slot = missing[0] if missing else None
+        if next_slot is None:
             self._deactivate(session)
-            turn.queue.append("utter_form_stopped")
             return
-        if unanswered:
-            # Handle the message by its own rule (a question mid-form is answered),
-            # then ask again; "yes" with nothing to confirm just gets the question again.
-            own_actions = [] if intent == AFFIRM_INTENT else [
-                a for a in self.rules.by_intent.get(intent, []) if a not in self.domain.forms]
-            for action in own_actions:
-                await self._run(action, turn)
-            if session.handoff:
-                self._deactivate(session)
-                return
-            if session.active_form != form:
-                return
-        session.requested_slot = missing[0]
-        if requested != session.requested_slot:
-            session.record({"event": "slot", "name": "requested_slot", "value": missing[0]})
-        await self._ask(form, missing[0], turn)
+        session.requested_slot = next_slot
+        if requested != next_slot:
+            session.record({"event": "slot", "name": "requested_slot", "value": next_slot})
+        await self._ask(form, next_slot, turn)
+
+    def _fills_requested(self, session: Session, form: str) -> bool:
+        requested = session.requested_slot
+        return bool(requested) and any(e["name"] == requested for e in self._this_turns_slot_events(session, form))
+
+    async def _say_form_stopped(self, turn: "_Turn") -> None:
+        if "utter_form_stopped" in self.domain.responses:
+            for message in self.domain.render("utter_form_stopped", turn.session.slots, turn.channel):
+                turn.say(message)
+        else:
+            turn.say({"text": FORM_STOPPED_TEXT[self._lang(turn.session)]})
 
     async def _ask(self, form: str, slot: str, turn: "_Turn") -> None:
         """Ask for `slot`: Rasa's `action_ask_<form>_<slot>` / `action_ask_<slot>`
@@ -392,23 +568,24 @@ class Dialogue:
 
     # -- running one action -----------------------------------------------
 
-    async def _run(self, action: str, turn: "_Turn") -> None:
+    async def _run(self, action: str, turn: "_Turn", interrupted: bool = False) -> None:
         session = turn.session
         session.latest_action = action
         session.record({"event": "action", "name": action})
         if action in self.domain.forms:
-            await self._run_form(action, turn)
+            await self._run_form(action, turn, interrupted)
+        elif action in DEFAULT_ACTIONS or action == FORM_STOPPED:
+            await self._run_default(action, turn)
         elif action.startswith("utter_"):
-            if action in self.domain.responses:
-                for message in self.domain.render(action, session.slots, turn.channel):
+            name = self._retrieval_response(action, turn.parse) if action not in self.domain.responses else action
+            if name in self.domain.responses:
+                for message in self.domain.render(name, session.slots, turn.channel):
                     turn.say(message)
             else:
                 log.warning("response %s is not in the domain", action)
         elif action == ANSWER_FROM_KNOWLEDGE:
             await self._answer_from_knowledge(turn, turn.text)
-        elif action == DEACTIVATE_FORM:
-            self._deactivate(session)
-        elif action in self.rules.by_intent.get(HANDOFF_INTENT, ()):
+        elif action in self._handoff_actions() and action not in self.domain.responses:
             try:
                 await self._run_custom(action, turn)
             except ActionFailed as exc:  # no action server must keep a shopper from a person
@@ -416,6 +593,75 @@ class Dialogue:
                 self._hand_off(turn)
         else:
             await self._run_custom(action, turn)
+
+    def _retrieval_response(self, action: str, parse: dict) -> str | None:
+        """For a retrieval action (`utter_faq`), the response of the message's retrieval intent
+        (`utter_faq/returns`): from the parse's response_selector, or its full intent name."""
+        base = action[len("utter_"):]
+        selected = (((parse.get("response_selector") or {}).get(base) or {}).get("response") or {})
+        key = selected.get("intent_response_key") or parse.get("intent", {}).get("full_retrieval_intent_name")
+        if key and f"utter_{key}" in self.domain.responses:
+            return f"utter_{key}"
+        return None
+
+    async def _run_default(self, action: str, turn: "_Turn") -> None:
+        """Rasa's default actions (and the form stop that ends a rejected form on "no" or "stop")."""
+        session = turn.session
+        if action == ACTION_DEACTIVATE_LOOP:
+            self._deactivate(session)
+        elif action == FORM_STOPPED:
+            self._deactivate(session)
+            await self._say_form_stopped(turn)
+            turn.ended = True
+        elif action in (ACTION_RESTART, ACTION_SESSION_START):
+            if action == ACTION_RESTART and "utter_restart" in self.domain.responses:
+                for message in self.domain.render("utter_restart", session.slots, turn.channel):
+                    turn.say(message)
+            self._start_afresh(session, carry_over=action == ACTION_SESSION_START)
+            turn.ended = True
+        elif action in (ACTION_DEFAULT_FALLBACK, ACTION_TWO_STAGE_FALLBACK, ACTION_DEFAULT_ASK_AFFIRMATION,
+                        ACTION_DEFAULT_ASK_REPHRASE):
+            # Rasa: utter_default, then forget the message (UserUtteranceReverted), so a form or a
+            # story goes on as if it had not been sent. The two-stage fallback asks which intent was
+            # meant, with the two likeliest as buttons, before that.
+            if action != ACTION_DEFAULT_FALLBACK and (options := self._intent_buttons(turn.parse)):
+                turn.say({"text": TWO_STAGE_TEXT[self._lang(session)], "buttons": options})
+            else:
+                response = "utter_ask_rephrase" if action == ACTION_DEFAULT_ASK_REPHRASE else "utter_default"
+                if response not in self.domain.responses:
+                    response = "utter_default"
+                if response in self.domain.responses:
+                    for message in self.domain.render(response, session.slots, turn.channel):
+                        turn.say(message)
+                else:
+                    await self._answer_from_knowledge(turn, turn.text)
+            session.record({"event": "rewind"})
+            turn.ended = True
+        elif action == ACTION_BACK:
+            if "utter_back" in self.domain.responses:
+                for message in self.domain.render("utter_back", session.slots, turn.channel):
+                    turn.say(message)
+            session.record({"event": "rewind"})
+            session.record({"event": "rewind"})
+            turn.ended = True
+        # action_listen, action_unlikely_intent, action_extract_slots: nothing to do here
+
+    def _intent_buttons(self, parse: dict) -> list[dict]:
+        ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") not in (None, FALLBACK_INTENT)]
+        return [{"title": r["name"].replace("_", " "), "payload": f"/{r['name']}"} for r in ranking[:2]]
+
+    def _start_afresh(self, session: Session, carry_over: bool = False) -> None:
+        """A restart (or a new session): slots back to their initial values (or carried over), no form,
+        no person; the conversation's earlier events no longer count for the policies."""
+        kept = dict(session.slots) if carry_over else {}
+        self._deactivate(session)
+        session.record({"event": "restart" if not carry_over else "session_started"})
+        session.slots = {name: spec.get("initial_value") for name, spec in self.domain.slots.items()
+                         if spec.get("initial_value") is not None}
+        for name, value in kept.items():
+            if value is not None and name != "requested_slot":
+                self._set_slot(session, name, value)
+        session.handoff = None
 
     async def _answer_from_knowledge(self, turn: "_Turn", question: str) -> None:
         """Answer `question` from the store's knowledge, read with the
@@ -432,7 +678,7 @@ class Dialogue:
             return  # an angry message with nothing to answer: the handoff that follows says it all
         custom = {"sources": answer.sources}
         message = {"text": answer.text, "custom": custom}
-        can_hand_off = HANDOFF_INTENT in self.rules.by_intent and not turn.session.handoff
+        can_hand_off = self.can_hand_off and not turn.session.handoff
         escalate = (answer.abstained and can_hand_off and self.unanswered > 0
                     and self._unanswered_before(turn.session) + 1 >= self.unanswered)
         if answer.abstained:
@@ -444,7 +690,7 @@ class Dialogue:
         turn.say(message)
         if escalate:  # the shopper is not getting answers: a person takes over
             turn.handoff_reason = NOT_ANSWERED
-            for action in self.rules.by_intent[HANDOFF_INTENT]:
+            for action in self._handoff_actions():
                 await self._run(action, turn)
 
     async def _run_custom(self, action: str, turn: "_Turn", candidates: list[dict] = ()) -> None:
@@ -492,6 +738,7 @@ class Dialogue:
         return {k: v for k, v in message.items() if v not in (None, [], {})}
 
     def _apply_event(self, event: dict, turn: "_Turn") -> None:
+        """Apply one event a custom action returned (rasa-sdk's event set; Rasa's names)."""
         session = turn.session
         kind = event.get("event")
         if kind == "slot":
@@ -499,14 +746,15 @@ class Dialogue:
                 session.requested_slot = event.get("value")
             else:
                 session.slots[event["name"]] = event.get("value")
-        elif kind == "reset_slots":
-            session.slots = {}
+        elif kind == "reset_slots":  # AllSlotsReset: back to the initial values
+            session.slots = {name: spec.get("initial_value") for name, spec in self.domain.slots.items()
+                             if spec.get("initial_value") is not None}
         elif kind == "pause":
             session.handoff = self._handoff_state(turn)
             self._deactivate(session)
         elif kind == "resume":
             session.handoff = None
-        elif kind == "active_loop":
+        elif kind in ("active_loop", "form"):
             if event.get("name"):
                 self._activate(session, event["name"])
             else:
@@ -515,8 +763,20 @@ class Dialogue:
         elif kind == "followup" and event.get("name"):
             turn.queue.appendleft(event["name"])
         elif kind == "restart":
-            session.slots, session.handoff = {}, None
-            self._deactivate(session)
+            self._start_afresh(session)
+            turn.ended = True
+            return
+        elif kind == "session_started":
+            session.slots = {}
+        elif kind == "bot":  # BotUttered: said like any other message (case A11)
+            data = {k: v for k, v in (event.get("data") or {}).items() if v not in (None, [], {})}
+            turn.say({"text": event.get("text"), **{k: v for k, v in data.items() if k in MESSAGE_KEYS}}
+                     if event.get("text") else {k: v for k, v in data.items() if k in MESSAGE_KEYS})
+            return
+        elif kind in ("reminder", "cancel_reminder"):
+            # shopkeep has no scheduler: a reminder is kept in the conversation's events, not triggered
+            log.warning("conversation %s: %s '%s' is recorded but not scheduled (shopkeep runs no scheduler)",
+                        session.sender_id, kind, event.get("name"))
         session.record(dict(event))
 
 
@@ -535,6 +795,7 @@ class _Turn:
         self.queue: deque[str] = deque()
         self.messages: list[dict] = []
         self.handoff_reason: str | None = None  # set when the bot itself decides to hand off (HANDOFF_REASONS)
+        self.ended = False  # an action ended the turn's actions (a restart, a fallback, a stopped form)
 
     def say(self, message: dict) -> None:
         self.messages.append(message)

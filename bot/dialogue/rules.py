@@ -1,58 +1,70 @@
-"""Dialogue rules (Rasa's rules.yml): which actions follow which intent.
+"""Loading a project's rules and stories (Rasa's rules.yml, stories.yml, or any
+YAML files under data/) into the policies that decide the next action.
 
-Two rule shapes are read:
-  steps: [intent: X, action: A, action: B ...]        X is answered by A, B...
-  condition: [active_loop: F]                          when form F completes,
-  steps: [action: F, active_loop: null, action: S]     S runs (the form's submit)
+Every action a rule or story names must be known: declared in the domain
+(a response, a retrieval action such as `utter_faq` with `utter_faq/...`
+responses, a form or a custom action), one of Rasa's default actions, or
+shopkeep's own `action_answer_from_knowledge`. Anything else is an error that
+names the file, the rule or story and the action.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.dialogue.domain import Domain
-from bot.yaml_files import read_yaml
+from bot.dialogue.policy import DEFAULT_ACTIONS, DEFAULT_MAX_HISTORY, PolicyEnsemble
+from bot.dialogue.stories import RULE_SNIPPET, DialogueData, StoriesError, read_dialogue_file
 
-BUILTIN_ACTIONS = {"action_answer_from_knowledge", "action_deactivate_loop", "action_listen"}
-
-
-class RulesError(Exception):
-    """The rules file cannot be used; the message names the file and rule."""
+ANSWER_FROM_KNOWLEDGE = "action_answer_from_knowledge"
+BUILTIN_ACTIONS = {ANSWER_FROM_KNOWLEDGE, RULE_SNIPPET, *DEFAULT_ACTIONS}
 
 
-@dataclass
-class RuleBook:
-    by_intent: dict[str, list[str]] = field(default_factory=dict)
-    form_submit: dict[str, list[str]] = field(default_factory=dict)
+class RulesError(StoriesError):
+    """The rules or stories cannot be used; the message names the file and rule."""
 
-    @classmethod
-    def load(cls, path: str | Path, domain: Domain) -> "RuleBook":
+
+def dialogue_files(paths) -> list[Path]:
+    """The YAML files among `paths` (files, or folders walked recursively, in name order)."""
+    files: list[Path] = []
+    for path in [paths] if isinstance(paths, (str, Path)) else list(paths):
         path = Path(path)
-        raw = read_yaml(path, RulesError) or {}
-        book = cls()
-        for rule in raw.get("rules") or []:
-            name = rule.get("rule", "?")
-            steps = rule.get("steps") or []
-            actions = _values(steps, "action")
-            for action in actions:
-                if not (domain.knows_action(action) or action in BUILTIN_ACTIONS):
-                    raise RulesError(f"{path}: rule '{name}' uses action '{action}', "
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def read_dialogue(paths) -> DialogueData:
+    """The rules and stories in `paths` (a file, a folder, or a list of them); files without either
+    key add nothing. Raises RulesError."""
+    data = DialogueData()
+    for file in dialogue_files(paths):
+        try:
+            data.extend(read_dialogue_file(file))
+        except StoriesError as exc:
+            raise RulesError(str(exc)) from None
+    return data
+
+
+def check_actions(data: DialogueData, domain: Domain) -> None:
+    """Raise RulesError for the first action that is neither in the domain nor built in."""
+    for block in [*data.rules, *data.stories]:
+        for step in [*block.condition, *block.steps]:
+            options = step.get("or") if isinstance(step, dict) and "or" in step else [step]
+            for option in options or []:
+                action = option.get("action") if isinstance(option, dict) else None
+                if action and not (domain.knows_action(action) or action in BUILTIN_ACTIONS):
+                    raise RulesError(f"{block.source}: {block.kind} '{block.name}' uses action '{action}', "
                                      "which the domain does not declare")
-            loops = _values(rule.get("condition") or [], "active_loop")
-            intents = _values(steps, "intent")
-            if loops:
-                form = loops[0]
-                book.form_submit[form] = [a for a in actions if a != form]
-            elif intents:
-                if intents[0] in book.by_intent:
-                    raise RulesError(f"{path}: rule '{name}': intent '{intents[0]}' already has a rule")
-                book.by_intent[intents[0]] = actions
-            else:
-                raise RulesError(f"{path}: rule '{name}' has neither an intent step nor an active_loop condition")
-        return book
 
 
-def _values(steps: list, key: str) -> list:
-    """The `key` values of the steps that have one, in order."""
-    return [step[key] for step in steps if isinstance(step, dict) and key in step]
+def load_policy(paths, domain: Domain, max_history: int = DEFAULT_MAX_HISTORY) -> PolicyEnsemble:
+    """The policies trained on the rules and stories in `paths`. Raises RulesError."""
+    data = read_dialogue(paths)
+    check_actions(data, domain)
+    try:
+        return PolicyEnsemble(domain, data, max_history)
+    except StoriesError as exc:
+        raise RulesError(str(exc)) from None

@@ -7,7 +7,8 @@ import pytest
 from bot.dialogue.custom_actions import InProcessActions
 from bot.dialogue.domain import Domain
 from bot.dialogue.engine import Dialogue
-from bot.dialogue.rules import RuleBook
+from bot.dialogue.policy import PolicyEnsemble
+from bot.dialogue.rules import load_policy
 from bot.sessions.store import Session
 
 CASE = Path(__file__).resolve().parents[4] / "shared" / "cases" / "A09"
@@ -18,11 +19,11 @@ def parse(text: str, intent: str) -> dict:
     return {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
 
 
-def project(tmp_path, domain: str, rules: str) -> tuple[Domain, RuleBook]:
+def project(tmp_path, domain: str, rules: str) -> tuple[Domain, PolicyEnsemble]:
     (tmp_path / "domain.yml").write_text(domain)
     (tmp_path / "rules.yml").write_text(rules)
     loaded = Domain.load(tmp_path / "domain.yml")
-    return loaded, RuleBook.load(tmp_path / "rules.yml", loaded)
+    return loaded, load_policy(tmp_path / "rules.yml", loaded)
 
 
 DOMAIN = """version: "3.1"
@@ -62,7 +63,7 @@ async def test_a_domains_own_utter_default_is_used_as_in_rasa(tmp_path, models):
 @pytest.mark.skipif(not CASE.is_dir(), reason="the shared cases are not here")
 async def test_case_a24_the_a09_project_answers_a_message_without_a_rule(models):
     domain = Domain.load(CASE / "domain.yml")
-    rules = RuleBook.load(CASE / "rules.yml", domain)
+    rules = load_policy(CASE / "rules.yml", domain)
     dialogue = Dialogue(domain, rules, InProcessActions("actions"), models.answerer)
     replies = await dialogue.respond(Session("a24-d"), parse("my email is a@b.com", "inform"))
     assert replies and replies[0]["text"]
