@@ -20,7 +20,7 @@ from bot.nlu.training import train_model
 from knowledge.answers import KnowledgeAnswerer
 from knowledge.catalog import load_catalog
 from knowledge.documents import Passage
-from knowledge.retrieval import Retriever
+from knowledge.retrieval import EmptyRetriever, Retriever
 from knowledge.store import KnowledgeStore
 from knowledge.translation import TitleTranslations
 from lm.generation import Generator, LlamaCppGenerator
@@ -71,7 +71,7 @@ def train_intents(config: Config, progress: bool = False) -> Interpreter:
     nlu = config.nlu
     directory = train_model(nlu.data, models_dir(config) / "nlu", lang=nlu.lang, encoder=nlu.encoder,
                             finetune=nlu.finetune, progress=progress)
-    return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config))
+    return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config), nlu.builtin_entities)
 
 
 def load_generator(config: Config) -> tuple[Generator | None, str]:
@@ -104,9 +104,15 @@ def knowledge_store(config: Config) -> KnowledgeStore:
     return KnowledgeStore(config.data_dir / "knowledge" / "store")
 
 
-def build_retriever(config: Config, passages: list[Passage], generator=None, progress: bool = False) -> Retriever:
+def build_retriever(config: Config, passages: list[Passage], generator=None,
+                    progress: bool = False) -> Retriever | EmptyRetriever:
     """A retriever over `passages`; with a language model (and
-    knowledge.translate_titles), English titles also get Chinese versions."""
+    knowledge.translate_titles), English titles also get Chinese versions.
+    With no passages at all, an EmptyRetriever (every question: "I don't know")."""
+    if not passages:
+        log.warning("knowledge: none ingested; questions will be answered with \"I don't know\" and the "
+                    "offer of a person (add documents with knowledge.sources or `shopkeep knowledge ingest`)")
+        return EmptyRetriever()
     chinese_titles = None
     if generator is not None and config.knowledge.translate_titles:
         translations = TitleTranslations(config.data_dir / "knowledge", generator.name)
@@ -165,7 +171,7 @@ def load_models(config: Config, with_lm: bool = True) -> LoadedModels:
     domain = Domain.load(config.dialogue.domain)
     policy = load_policy(config.dialogue.rules, domain, config.dialogue.max_history)
     interpreter = train_intents(config)
-    unknown = set(interpreter.intents) - set(domain.intents)
+    unknown = {i.split("/")[0] for i in interpreter.intents} - set(domain.intents)  # (faq/x: retrieval intent faq)
     if unknown:
         log.warning("intents in the training data but not in the domain: %s", ", ".join(sorted(unknown)))
     generator, lm_status = load_generator(config) if with_lm or config.knowledge.translate_titles else (None, "")

@@ -95,6 +95,8 @@ class NluConfig:
     encoder: str | None = None  # None: the packaged encoder for the language
     finetune: bool | None = None  # None: when the data has at least 1,000 English examples
     fallback_threshold: float | None = None  # None: chosen on held-out training data
+    # Duckling dimensions found by shopkeep itself (number, email): set from a Rasa project's config.yml
+    builtin_entities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Config, ConfigError
+from bot.nlu.entities import BUILTIN_DIMENSIONS
 from bot.nlu.rasa_config import RasaConfigError, read_rasa_config
 from bot.yaml_files import read_yaml
 
@@ -57,7 +58,8 @@ def apply_project(config: Config, root: str | Path, env: dict[str, str]) -> tupl
     notes.append(settings.notice)
     memo = settings.memoization
     max_history = (memo.max_history or WHOLE_CONVERSATION) if memo else DEFAULT_MAX_HISTORY
-    nlu = replace(config.nlu, data=data, lang=settings.language,
+    duckling = sorted(duckling_dimensions(root) & set(BUILTIN_DIMENSIONS))
+    nlu = replace(config.nlu, data=data, lang=settings.language, builtin_entities=tuple(duckling),
                   fallback_threshold=settings.fallback_threshold if settings.fallback_threshold is not None
                   else config.nlu.fallback_threshold)
     dialogue = replace(config.dialogue, domain=domain, rules=data, max_history=max_history)

@@ -233,6 +233,9 @@ class KnowledgeAnswerer:
         if not question.strip():
             return KnowledgeAnswer(ASK, sentences=[ASK])
         lang = detect_language(question)
+        if not self.retriever.passages:  # no knowledge at all: nothing to answer from
+            text = DONT_KNOW_ZH if lang == "zh" else DONT_KNOW
+            return KnowledgeAnswer(text, abstained=True, lang=lang, sentences=[text])
         asked = focus(strip_greeting(question))
         if lang not in ("en", "zh"):
             text = OTHER_LANGUAGE.get(lang, OTHER_LANGUAGE_FALLBACK)

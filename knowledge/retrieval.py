@@ -150,6 +150,16 @@ def _rescale(x: np.ndarray) -> np.ndarray:
     return (x - low) / (high - low) if high > low else np.zeros_like(x)
 
 
+class EmptyRetriever:
+    """The knowledge of a store that has none yet (a Rasa project without a knowledge/ folder): no
+    passages, so every question gets "I don't know" and the offer of a person."""
+
+    passages: list[Passage] = []
+
+    def search(self, query: str, top_k: int = 5, weights: Weights | None = None) -> list[Hit]:
+        return []
+
+
 class Retriever:
     def __init__(self, passages: list[Passage], cache_dir: Path | None = None, progress: bool = False,
                  english_encoder: str = ENGLISH_ENCODER, multilingual_encoder: str | None = MULTILINGUAL_ENCODER,

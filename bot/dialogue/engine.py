@@ -368,7 +368,10 @@ class Dialogue:
                  else {"text": HANDOFF_TEXT["zh" if session.slots.get(LANGUAGE_SLOT) == "zh" else "en"]})
 
     def _apologise(self, turn: "_Turn") -> None:
+        """Say sorry for a failed action; the turn's other actions are not run (the shopper is not
+        taken further, to a survey say, after an error)."""
         turn.queue.clear()
+        turn.ended = True
         turn.say(self.domain.render("utter_error", turn.session.slots, turn.channel)[0]
                  if "utter_error" in self.domain.responses
                  else {"text": "Sorry, something went wrong on our side. Please try again."})

@@ -143,16 +143,46 @@ def _shared_context(before: tuple[str, ...], annotated: list[str]) -> int:
     return shared
 
 
+# Duckling's `number` dimension (what Rasa projects get from DucklingEntityExtractor), for projects that ask
+# for it: digits ("5", "9.5", "1,200") and English number words up to twenty.
+_NUMBER_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+NUMBER = re.compile(r"(?<![\w.,-])(?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w-]|[.,]\d)|(?<![\w-])"
+                    r"(?P<word>" + "|".join(_NUMBER_NAMES) + r")(?![\w-])", re.IGNORECASE)
+BUILTIN_DIMENSIONS = ("number", "email")  # the Duckling dimensions shopkeep finds itself
+
+
+def annotated_values(examples: Iterable, regexes: dict, lookups: dict,
+                     skip: Iterable[str] = ("email", "quantity", "number")) -> dict[str, list[str]]:
+    """Entity -> the surface texts annotated for it in the training examples ("[don't](negation)"), for
+    entities with no regex or lookup table of their own: found again, as a lookup table, in new messages.
+    This stands in for Rasa's learned entity extractor (DIET) on the values it was shown; a value never
+    annotated is not found. Values without a letter (numbers) are left to the number extractor."""
+    values: dict[str, set[str]] = {}
+    for example in examples:
+        for entity in example.entities:
+            name = entity["entity"]
+            if name in regexes or name in lookups or name in skip:
+                continue
+            surface = example.text[entity["start"]:entity["end"]].strip()
+            if any(ch.isalpha() for ch in surface):
+                values.setdefault(name, set()).add(surface)
+    return {name: sorted(found) for name, found in values.items()}
+
+
 class EntityExtractor:
     def __init__(self, regexes: dict[str, list[str]] | None = None, lookups: dict[str, list[str]] | None = None,
                  synonyms: dict[str, str] | None = None, shop_entities: bool = True,
-                 roles: dict[str, list[dict]] | None = None):
+                 roles: dict[str, list[dict]] | None = None, annotated: dict[str, list[str]] | None = None,
+                 dimensions: Iterable[str] = ()):
         self.synonyms = {k.casefold(): v for k, v in (synonyms or {}).items()}
         self._patterns = [_Pattern(name, re.compile(p), "regex") for name, ps in (regexes or {}).items() for p in ps]
-        self._patterns += [_Pattern(name, _lookup_regex(vs), "lookup", {v.strip().casefold(): v.strip() for v in vs})
-                           for name, vs in (lookups or {}).items()]
+        for kind, tables in (("lookup", lookups), ("annotation", annotated)):
+            self._patterns += [_Pattern(name, _lookup_regex(vs), kind, {v.strip().casefold(): v.strip() for v in vs})
+                               for name, vs in (tables or {}).items()]
         self.shop_entities = shop_entities
         self.roles = roles or {}  # from role_evidence()
+        self.dimensions = set(dimensions)  # Duckling dimensions to find (BUILTIN_DIMENSIONS)
 
     def extract(self, text: str) -> list[dict]:
         found = []
@@ -173,7 +203,17 @@ class EntityExtractor:
                 start = m.start("n") if m.group("n") else m.start("zh")
                 found.append({"entity": "quantity", "value": value, "start": start, "end": start + len(raw),
                               "extractor": "shop"})
-        entities = _without_overlaps(found)
+        if "number" in self.dimensions:
+            for m in NUMBER.finditer(text):
+                raw = m.group(0)
+                if m.group("word"):
+                    value = _NUMBER_NAMES.index(raw.lower())
+                else:
+                    number = float(raw.replace(",", ""))
+                    value = int(number) if number.is_integer() and "." not in raw else number
+                found.append({"entity": "number", "value": value, "start": m.start(), "end": m.end(),
+                              "extractor": "shop"})
+        entities = _without_overlaps(found, keep_overlapping={"number"})
         if self.roles:
             for entity in entities:
                 role = self.role(text, entity)
@@ -213,9 +253,12 @@ def _listed_form(surface: str, listed: dict) -> str:
     return surface
 
 
-def _without_overlaps(entities: list[dict]) -> list[dict]:
-    kept: list[dict] = []
-    for e in sorted(entities, key=lambda e: (-(e["end"] - e["start"]), e["start"])):
-        if all(e["end"] <= k["start"] or e["start"] >= k["end"] for k in kept):
+def _without_overlaps(entities: list[dict], keep_overlapping: set[str] = frozenset()) -> list[dict]:
+    """The longest of overlapping entities; those in `keep_overlapping` are kept whatever they overlap
+    (Duckling's numbers stand beside the other extractors' entities, as in Rasa)."""
+    kept: list[dict] = [e for e in entities if e["entity"] in keep_overlapping]
+    for e in sorted((e for e in entities if e["entity"] not in keep_overlapping),
+                    key=lambda e: (-(e["end"] - e["start"]), e["start"])):
+        if all(e["end"] <= k["start"] or e["start"] >= k["end"] for k in kept if k["entity"] not in keep_overlapping):
             kept.append(e)
     return sorted(kept, key=lambda e: e["start"])

@@ -22,8 +22,9 @@ class Interpreter:
 
     @classmethod
     def load(cls, directory: Path, threshold: float | None = None,
-             extra_lookups: dict[str, list[str]] | None = None) -> "Interpreter":
-        return cls(*load_model(directory, threshold, extra_lookups))
+             extra_lookups: dict[str, list[str]] | None = None, dimensions=()) -> "Interpreter":
+        """`dimensions`: Duckling dimensions to find (number, email), for projects that used Duckling."""
+        return cls(*load_model(directory, threshold, extra_lookups, dimensions))
 
     @property
     def intents(self) -> list[str]:
@@ -40,6 +41,7 @@ class Interpreter:
             predictions = self.classifier.predict_batch([texts[i] for i in to_classify])
             for i, prediction in zip(to_classify, predictions):
                 parsed[i] = self._parse_data(texts[i], prediction)
+        parsed = [retrieval_shape(p) for p in parsed]
         return parsed
 
     def _parse_data(self, text: str, prediction: IntentPrediction) -> dict:
@@ -49,3 +51,21 @@ class Interpreter:
             "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
             "entities": self.extractor.extract(text),
         }
+
+
+def retrieval_shape(parse: dict) -> dict:
+    """A retrieval intent ("faq/returns", trained as its own class) in Rasa's shape: the intent is its
+    base ("faq", with the sub-intents' confidences summed) and `response_selector` names the response
+    (`utter_faq/returns`), as Rasa's ResponseSelector would. Other parses are returned as they are."""
+    name = parse["intent"]["name"]
+    if not isinstance(name, str) or "/" not in name:
+        return parse
+    base = name.split("/", 1)[0]
+    same = [r for r in parse.get("intent_ranking") or [] if str(r["name"]).split("/", 1)[0] == base]
+    confidence = min(1.0, sum(r["confidence"] for r in same)) if same else parse["intent"]["confidence"]
+    parse = {**parse, "intent": {"name": base, "confidence": confidence, "full_retrieval_intent_name": name}}
+    parse["response_selector"] = {"all_retrieval_intents": [base], base: {
+        "response": {"intent_response_key": name, "utter_action": f"utter_{name}",
+                     "confidence": same[0]["confidence"] if same else confidence},
+        "ranking": [{"intent_response_key": r["name"], "confidence": r["confidence"]} for r in same]}}
+    return parse

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.nlu.classifier import Calibration, IntentClassifier, RoutedClassifier
-from bot.nlu.entities import EntityExtractor, role_evidence
+from bot.nlu.entities import EntityExtractor, annotated_values, role_evidence
 from bot.nlu.lexical import LexicalFeatures
 from bot.nlu.training_data import TrainingData, training_files
 from lm.embeddings import get_encoder
@@ -104,7 +104,8 @@ def save_model(directory: Path, routes: dict[str, tuple[IntentClassifier, str]],
                              "ngrams": classifier.lexical is not None}
     (directory / "entities.json").write_text(json.dumps(
         {"regexes": data.regexes, "lookups": data.lookups, "synonyms": data.synonyms,
-         "roles": role_evidence(data.examples)}, ensure_ascii=False, indent=1))
+         "roles": role_evidence(data.examples),
+         "annotated": annotated_values(data.examples, data.regexes, data.lookups)}, ensure_ascii=False, indent=1))
     meta = {
         "format": FORMAT_VERSION,
         "routes": meta_routes,
@@ -119,8 +120,10 @@ def save_model(directory: Path, routes: dict[str, tuple[IntentClassifier, str]],
     (directory / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
 
-def load_model(directory: Path, threshold: float | None = None,
-               extra_lookups: dict[str, list[str]] | None = None) -> tuple[RoutedClassifier, EntityExtractor, dict]:
+def load_model(directory: Path, threshold: float | None = None, extra_lookups: dict[str, list[str]] | None = None,
+               dimensions: Iterable[str] = ()) -> tuple[RoutedClassifier, EntityExtractor, dict]:
+    """(classifier, entity extractor, meta) of a saved model. `dimensions`: the Duckling dimensions
+    (bot.nlu.entities.BUILTIN_DIMENSIONS) the extractor should find. Raises ModelStoreError."""
     directory = Path(directory)
     try:
         meta = json.loads((directory / "meta.json").read_text())
@@ -149,5 +152,6 @@ def load_model(directory: Path, threshold: float | None = None,
     for name, values in (extra_lookups or {}).items():
         lookups[name] = list(lookups.get(name, [])) + list(values)
     extractor = EntityExtractor(entities.get("regexes"), lookups, entities.get("synonyms"),
-                                roles=entities.get("roles"))
+                                roles=entities.get("roles"), annotated=entities.get("annotated"),
+                                dimensions=dimensions)
     return classifier, extractor, meta

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bot.nlu.classifier import heldout_split, train_classifier
+from bot.nlu.entities import annotated_values
 from bot.nlu.model_store import find_model, fingerprint, new_model_dir, save_model
 from bot.nlu.training_data import load_training_data
 from lm.embeddings import get_encoder, resolve_encoder_path
@@ -78,6 +79,8 @@ def train_model(data_files: str | Path | Iterable[str | Path], models_root: Path
         settings["entity_roles"] = True
     if "out_of_scope" in data.intents:
         settings["out_of_scope_intent"] = True
+    if annotated_values(data.examples, data.regexes, data.lookups):
+        settings["annotated_entities"] = True  # models from before these were found again lack them
     fp = fingerprint(data.files, settings)
     if not force and (existing := find_model(models_root, fp)):
         log.info("intent model %s is up to date", existing)
