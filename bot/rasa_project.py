@@ -104,7 +104,7 @@ def _endpoints(path: Path) -> tuple[str | None, list[str]]:
         raise ConfigError(f"{path}: expected a mapping")
     notes = []
     url = (raw.get("action_endpoint") or {}).get("url") if isinstance(raw.get("action_endpoint"), dict) else None
-    for key in sorted(set(raw) - {"action_endpoint"}):
+    for key in sorted(set(raw) - {"action_endpoint", "version"}):
         if raw.get(key):
             what = "sessions are kept in shopkeep's Redis" if key == "tracker_store" else "not used by shopkeep"
             notes.append(f"endpoints.yml: ignoring '{key}' ({what})")

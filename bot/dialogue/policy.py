@@ -122,6 +122,13 @@ class Featurizer:
         self.entities = set(domain.entities)
         self.initial = {name: spec.get("initial_value") for name, spec in self.slot_specs.items()
                         if spec.get("initial_value") is not None}
+        self.entity_slots: dict[str, list[str]] = {}  # entity -> slots an unconditional mapping fills with it
+        for name, spec in self.slot_specs.items():
+            for mapping in spec.get("mappings") or []:
+                if (mapping.get("type") == "from_entity" and mapping.get("entity") and not mapping.get("conditions")
+                        and not mapping.get("intent") and not mapping.get("not_intent")
+                        and not mapping.get("role") and not mapping.get("group")):
+                    self.entity_slots.setdefault(mapping["entity"], []).append(name)
 
     def slot_feature(self, name: str, value):
         """The slot's feature in a state, or None when it does not count (unset, or not influencing)."""
@@ -137,13 +144,16 @@ class Featurizer:
             truth = True if value == SET else (value.strip().lower() in ("true", "yes", "1")
                                                if isinstance(value, str) else bool(value))
             return [1.0, 1.0 if truth else 0.0]
-        if kind == "categorical":
-            return ["set"] if value == SET else [str(value).lower()]
-        if kind == "float":
+        if kind == "categorical":  # a value the slot does not list is Rasa's one "__other__" value
+            listed = {str(v).lower() for v in spec.get("values") or []}
+            return ["set"] if value == SET else [str(value).lower() if str(value).lower() in listed else "__other__"]
+        if kind == "float":  # Rasa: [set, the value capped to min_value..max_value and scaled to 0..1]
+            low, high = float(spec.get("min_value", 0.0)), float(spec.get("max_value", 1.0))
             try:
-                return [1.0] if value == SET else [round(float(value), 3)]
+                number = 1.0 if value == SET else float(value)
             except (TypeError, ValueError):
                 return None
+            return [1.0, round((min(max(number, low), high) - low) / ((high - low) or 1.0), 3)]
         if kind == "list":
             return [1.0] if value else None
         return [1.0]  # text and custom types: set or not
@@ -179,9 +189,13 @@ class Featurizer:
             state["slots"] = slots
         return state
 
-    def replay(self, events: list[dict]) -> tuple[list[dict], list[str], TrackerState]:
-        """(the state before each action and the state now, the actions in order, the final tracker)."""
-        tracker = TrackerState(slots=dict(self.initial))
+    def replay(self, events: list[dict], initial_slots: bool = True) -> tuple[list[dict], list[str], TrackerState]:
+        """(the state before each action and the state now, the actions in order, the final tracker).
+        `initial_slots`: start from the slots' initial values (not for rules, whose states hold only the
+        slots they set, as Rasa's omit_unset_slots). A user message's entities fill the slots that map
+        them unconditionally (`from_entity` without conditions or intents), as Rasa's story reader adds
+        those slot events; a conversation records the same events itself."""
+        tracker = TrackerState(slots=dict(self.initial) if initial_slots else {})
         states, actions = [], []
         for event in applied_events(events):
             kind = event.get("event")
@@ -193,6 +207,10 @@ class Featurizer:
                     tracker.loop_rejected = False
             elif kind == "user":
                 tracker.latest_message = {"intent": user_intent(event), "entities": user_entities(event)}
+                for entity in tracker.latest_message["entities"]:
+                    for slot in self.entity_slots.get(entity.get("entity"), ()):
+                        if entity.get("value") is not None:
+                            tracker.slots[slot] = entity["value"]
             elif kind == "slot":
                 tracker.slots[event["name"]] = event.get("value")
             elif kind == "reset_slots":
@@ -240,7 +258,7 @@ class RulePolicy:
         self.contradictions: list[str] = []
         for rule in data.rules:
             for events in block_events(rule):
-                states, actions, _ = featurizer.replay(events)
+                states, actions, _ = featurizer.replay(events, initial_slots=False)
                 for k, action in enumerate(actions):
                     if action == RULE_SNIPPET:
                         continue
@@ -357,6 +375,8 @@ class MemoizationPolicy:
             for k, action in enumerate(actions):
                 window = states[max(0, k + 1 - max_history):k + 1]
                 key = _key(window)
+                for n in range(1, len(window) + 1):
+                    self.windows.setdefault(n, {}).setdefault(_key(window[-n:]), set()).add(action)
                 if key in contradicted:
                     continue
                 if key in self.lookup and self.lookup[key][0] != action:
@@ -364,8 +384,6 @@ class MemoizationPolicy:
                     contradicted.add(key)
                     continue
                 self.lookup[key] = (action, name)
-                for n in range(1, len(window) + 1):
-                    self.windows.setdefault(n, {}).setdefault(_key(window[-n:]), set()).add(action)
                 names.setdefault(action, name)
         self._names = names
 

@@ -82,7 +82,7 @@ def _run_story(dialogue: Dialogue, parse, name: str, gold: list[dict], duckling:
             found = {(e["entity"], str(e.get("value", "")).casefold()) for e in parsed.get("entities") or []
                      if e.get("entity") in entities}
             if expected != found:
-                missing = sorted(e for e, _ in expected - found)
+                missing = sorted({e for e, _ in expected} - {e for e, _ in found})
                 needs = "Duckling" if missing and set(missing) <= duckling else None
                 note = f" (from {needs}, which shopkeep does not run)" if needs else ""
                 return StoryResult(name, False, f"step {step}: user '{event['text']}': expected entities "
