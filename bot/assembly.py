@@ -70,7 +70,7 @@ def catalog_lookups(config: Config) -> dict[str, list[str]]:
 def train_intents(config: Config, progress: bool = False) -> Interpreter:
     nlu = config.nlu
     directory = train_model(nlu.data, models_dir(config) / "nlu", lang=nlu.lang, encoder=nlu.encoder,
-                            finetune=nlu.finetune, progress=progress)
+                            finetune=nlu.finetune, progress=progress, strict=nlu.strict)
     return Interpreter.load(directory, nlu.fallback_threshold, catalog_lookups(config), nlu.builtin_entities)
 
 

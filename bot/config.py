@@ -97,6 +97,7 @@ class NluConfig:
     fallback_threshold: float | None = None  # None: chosen on held-out training data
     # Duckling dimensions found by shopkeep itself (number, email): set from a Rasa project's config.yml
     builtin_entities: tuple[str, ...] = ()
+    strict: bool = False  # refuse an example under two intents (default: warn, leave it out of both)
 
 
 @dataclass(frozen=True)

@@ -108,12 +108,25 @@ class Domain:
                    if k not in ("condition", "channel")}
         values = {k: ("" if v is None else v) for k, v in {**slots, **(fill or {})}.items()}
         if "text" in variant:
-            try:
-                variant["text"] = variant["text"].format(**values)
-            except (KeyError, IndexError, ValueError):
-                pass  # a template naming an unset slot is sent as written, as Rasa does
+            variant["text"] = fill_template(variant["text"], values)
         variant.update({k: v for k, v in overrides.items() if v is not None})
         return [variant]
+
+
+class _Keep(dict):
+    """Template values where a missing name stays as its own `{placeholder}`."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill_template(text: str, values: dict) -> str:
+    """`text` with each `{name}` that `values` has filled in; a name it lacks keeps only its own
+    placeholder (case A09), and a template that is not a format string at all is sent as written."""
+    try:
+        return text.format_map(_Keep(values))
+    except (IndexError, ValueError, AttributeError, KeyError):
+        return text
 
 
 def _merge(into: dict, part: dict) -> None:

@@ -39,7 +39,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     directory = train_model(args.data, Path(args.out), lang=args.lang, encoder=args.encoder,
-                            finetune=args.finetune, threshold=args.threshold, force=args.force)
+                            finetune=args.finetune, threshold=args.threshold, force=args.force,
+                            strict=args.strict)
     meta = json.loads((directory / "meta.json").read_text())
     print(f"model: {directory}")
     for route, spec in meta["routes"].items():
@@ -106,7 +107,8 @@ def add_nlu_commands(sub: argparse._SubParsersAction) -> None:
                                             "nlu_fallback or oos are out-of-scope examples. Writes "
                                             "OUT/<time>-<fingerprint>/; nothing is trained when a model for the "
                                             "same data and settings exists there.")
-    train.add_argument("--data", required=True, type=Path, help="training data (.yml or .csv)")
+    train.add_argument("--data", required=True, type=Path,
+                       help="training data: a .yml or .csv file, or a folder (its YAML files with nlu:)")
     train.add_argument("--out", required=True, help="models folder; each training adds a version inside")
     train.add_argument("--lang", default="auto", choices=["en", "zh", "auto"],
                        help="language of the data: picks the encoder (default: auto, from the data)")
@@ -117,6 +119,9 @@ def add_nlu_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--threshold", type=float,
                        help="out-of-scope confidence threshold (default: chosen on held-out data)")
     train.add_argument("--force", action="store_true", help="train even if an identical model exists")
+    train.add_argument("--strict", action="store_true",
+                       help="refuse data with an example under two intents (by default: a warning naming both "
+                            "lines, and the example is left out of both, as Rasa warns)")
     train.set_defaults(func=cmd_train)
 
     predict = commands.add_parser("predict", help="predict intents and entities for a file of texts",

@@ -20,7 +20,8 @@ def test_demo_rules():
 
 def test_responses_fill_slots():
     domain = Domain({"responses": {"utter_x": [{"text": "Order {order_id} is {missing}"}]}})
-    assert domain.render("utter_x", {"order_id": "SK-1"})[0]["text"] == "Order {order_id} is {missing}"
+    # a missing value leaves only its own placeholder (case A09)
+    assert domain.render("utter_x", {"order_id": "SK-1"})[0]["text"] == "Order SK-1 is {missing}"
     domain = Domain({"responses": {"utter_x": [{"text": "Order {order_id}"}]}})
     assert domain.render("utter_x", {"order_id": "SK-1"})[0]["text"] == "Order SK-1"
 
