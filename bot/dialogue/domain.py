@@ -106,7 +106,8 @@ class Domain:
             raise DomainError(f"no response named '{name}' in the domain")
         variant = {k: v for k, v in random.choice(_matching(variants, slots, channel)).items()
                    if k not in ("condition", "channel")}
-        values = {k: ("" if v is None else v) for k, v in {**slots, **(fill or {})}.items()}
+        every = {name: None for name in self.slots}  # a declared slot that is not set is empty, not missing
+        values = {k: ("" if v is None else v) for k, v in {**every, **slots, **(fill or {})}.items()}
         if "text" in variant:
             variant["text"] = fill_template(variant["text"], values)
         variant.update({k: v for k, v in overrides.items() if v is not None})
