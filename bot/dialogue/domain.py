@@ -142,19 +142,25 @@ def _merge(into: dict, part: dict) -> None:
 
 
 def _matching(variants: list[dict], slots: dict, channel: str | None) -> list[dict]:
-    """The variants to choose from: those whose conditions and channel match
-    (the most specific first), else the plain ones, else all of them."""
+    """The variants to choose from, as Rasa's ResponseVariationFilter picks them: those whose conditions
+    hold and whose channel is this one; else those for this channel without conditions; else those whose
+    conditions hold without a channel; else the plain ones (else all, rather than nothing). Strings are
+    compared without regard to case, as Rasa does."""
+    def same(a, b) -> bool:
+        return a.casefold() == b.casefold() if isinstance(a, str) and isinstance(b, str) else a == b
+
     def holds(variant: dict) -> bool:
         return all(isinstance(c, dict) and c.get("type", "slot") == "slot"
-                   and slots.get(c.get("name")) == c.get("value") for c in variant.get("condition") or [])
+                   and same(slots.get(c.get("name")), c.get("value")) for c in variant.get("condition") or [])
 
-    def specificity(variant: dict) -> int:  # how much a variant asks for: its conditions, and a channel
-        return len(variant.get("condition") or []) + bool(variant.get("channel"))
-
-    specific = [v for v in variants if (v.get("condition") or v.get("channel")) and holds(v)
-                and v.get("channel") in (None, channel)]
-    if specific:  # of those that match, the most specific (a channel's Chinese text over the plain Chinese one)
-        most = max(specificity(v) for v in specific)
-        return [v for v in specific if specificity(v) == most]
-    plain = [v for v in variants if not v.get("condition") and not v.get("channel")]
-    return plain or variants
+    levels: dict[str, list[dict]] = {"conditional_channel": [], "channel": [], "conditional": [], "plain": []}
+    for variant in variants:
+        own_channel = variant.get("channel")
+        if own_channel and own_channel != channel:
+            continue
+        if variant.get("condition"):
+            if holds(variant):
+                levels["conditional_channel" if own_channel else "conditional"].append(variant)
+        else:
+            levels["channel" if own_channel else "plain"].append(variant)
+    return next((found for found in levels.values() if found), variants)

@@ -407,9 +407,7 @@ class Dialogue:
                         value = [value]
                 elif kind == "from_text":
                     value = parse.get("text", "")
-                elif kind == "from_intent":
-                    if "intent" not in mapping and "not_intent" not in mapping:
-                        continue
+                elif kind == "from_intent":  # (no intent list: any intent, as Rasa's intent_is_desired)
                     value = mapping.get("value")
                 else:
                     continue
@@ -481,6 +479,7 @@ class Dialogue:
         elif turn.intent == STOP_INTENT and not self._fills_requested(session, form):
             self._deactivate(session)
             await self._say_form_stopped(turn)
+            turn.ended = True  # not submitted: the shopper stopped it
             return
         after_message = self.policy.tracker(session.events[:-1]).latest_action == ACTION_LISTEN
         slot_events = self._this_turns_slot_events(session, form) if (after_message or activating) else []
