@@ -12,13 +12,19 @@ from logging.handlers import RotatingFileHandler
 
 from bot.config import ConfigError, load_config
 from bot.console.cli import add_console_commands
+from bot.dialogue.domain import DomainError
+from bot.dialogue.rules import RulesError
 from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
+from bot.nlu.training_data import TrainingDataError
 from bot.sessions.embedded_redis import EmbeddedRedisError
 from knowledge.cli import add_knowledge_commands
 from knowledge.documents import KnowledgeError
 from knowledge.recommend_cli import add_recommend_commands
 from knowledge.reviews_cli import add_review_commands
 from lm.sentiment import SentimentError
+
+# A store's or Rasa project's files that cannot be used: one line naming the file (and line), no traceback.
+PROJECT_ERRORS = (DomainError, RulesError, TrainingDataError)
 
 
 def _setup_logging(config, verbose: bool) -> None:
@@ -34,7 +40,21 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def check_files(config) -> None:
+    """Read the domain, the rules and stories and the NLU data now (cheap), so that a broken file is one
+    clear error naming it, before any model loads or the server starts. Raises DomainError, RulesError
+    or TrainingDataError."""
+    from bot.dialogue.domain import Domain
+    from bot.dialogue.rules import load_policy
+    from bot.nlu.training_data import load_training_data
+
+    domain = Domain.load(config.dialogue.domain)
+    load_policy(config.dialogue.rules, domain, config.dialogue.max_history)
+    load_training_data(config.nlu.data, strict=config.nlu.strict)
+
+
 def cmd_run(args: argparse.Namespace, config) -> int:
+    check_files(config)
     server = replace(config.server, host=args.host or config.server.host, port=args.port or config.server.port)
     workers = args.workers if args.workers is not None else config.server.workers or default_workers()
     if workers < 1:
@@ -59,6 +79,7 @@ def cmd_run(args: argparse.Namespace, config) -> int:
 def cmd_prepare(args: argparse.Namespace, config) -> int:
     from bot.assembly import load_models
 
+    check_files(config)
     models = load_models(config)
     print(f"intent model ready: {len(models.interpreter.intents)} intents")
     print(f"knowledge ready: {len(models.answerer.retriever.passages)} passages")
@@ -138,6 +159,7 @@ def cmd_test(args: argparse.Namespace, config) -> int:
     if not story_files(stories):
         print(f"shopkeep: {stories}: no YAML file with 'stories:' there", file=sys.stderr)
         return 2
+    check_files(config)
     domain = Domain.load(config.dialogue.domain)
     dialogue = Dialogue(domain, load_policy(config.dialogue.rules, domain, config.dialogue.max_history),
                         actions=None, answerer=None)
@@ -260,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(config, args.verbose)
     try:
         return args.func(args, config)
-    except (KnowledgeError, SentimentError, EmbeddedRedisError, OSError) as exc:
+    except (KnowledgeError, SentimentError, EmbeddedRedisError, OSError, *PROJECT_ERRORS) as exc:
         # a bad knowledge file, a missing sentiment model, a data directory another shopkeep
         # is using, a port in use, a missing file
         print(f"shopkeep: {exc}", file=sys.stderr)

@@ -146,7 +146,8 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class ActionsConfig:
-    package: str = "actions"
+    package: str | None = "actions"  # run in process when there is no endpoint (None: no custom actions)
+    root: str | None = None  # the folder `package` is imported from (a Rasa project's); None: the usual path
     endpoint: str | None = None
     timeout_s: float = 10.0
 

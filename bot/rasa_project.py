@@ -71,10 +71,14 @@ def apply_project(config: Config, root: str | Path, env: dict[str, str]) -> tupl
     elif endpoint:
         actions = replace(actions, endpoint=endpoint)
         notes.append(f"action server: {endpoint} (endpoints.yml)")
+    elif (root / "actions").is_dir():
+        actions = replace(actions, endpoint=None, package="actions", root=str(root))
+        notes.append(f"action server: none configured; custom actions run in this process from "
+                     f"{root / 'actions'}")
     else:
-        actions = replace(actions, endpoint=None, package="actions")
-        notes.append("action server: none configured; custom actions run in this process from the project's "
-                     "actions package when it imports")
+        actions = replace(actions, endpoint=None, package=None)
+        notes.append("action server: none configured and no actions/ folder: custom actions will fail with "
+                     "an apology (set action_endpoint in endpoints.yml or ACTION_ENDPOINT)")
     notes.extend(_credentials(root / "credentials.yml"))
     knowledge = config.knowledge
     own_knowledge = root / "knowledge"

@@ -26,7 +26,7 @@ from bot.config import Config, secret_key
 from bot.console.api import setup_console
 from bot.console.desk import HandoffDesk, transcript_ttl_s
 from bot.console.hours import SupportHours
-from bot.dialogue.custom_actions import InProcessActions, RemoteActions
+from bot.dialogue.custom_actions import InProcessActions, NoActions, RemoteActions
 from bot.dialogue.engine import Dialogue
 from bot.pipeline import Assistant
 from bot.sessions.embedded_redis import EmbeddedRedis
@@ -111,8 +111,10 @@ async def assistant_context(app: web.Application):
     if config.actions.endpoint:
         actions = RemoteActions(config.actions.endpoint, config.actions.timeout_s)
         await actions.discover()
+    elif config.actions.package:
+        actions = InProcessActions(config.actions.package, config.actions.root)
     else:
-        actions = InProcessActions(config.actions.package)
+        actions = NoActions()
     console = config.console
     app[assistant_key] = Assistant(
         interpreter=models.interpreter,

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-RASA_PROJECTS = Path("/work/shared/rasa_projects")
+RASA_PROJECTS = REPO.parent / "shared" / "rasa_projects"
 SUBPROCESS_TIMEOUT_S = 180
 # project -> (stories at least passed, stories in all)
-FLOORS = {"helpdesk-assistant": (12, 12), "retail-demo": (6, 9)}
+FLOORS = {"helpdesk-assistant": (12, 12), "retail-demo": (9, 9)}  # measured; Rasa 3.6.21: 12/12 and 3/9
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 
 pytestmark = [
@@ -245,3 +245,37 @@ def test_a_project_with_a_domain_folder_and_data_in_subfolders_loads(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "1 passed, 0 failed"
     assert [json.loads(line) for line in out.read_text().splitlines()] == [
         {"story": "hello, order, bye", "passed": True, "first_difference": None}]
+
+
+def test_without_an_action_server_the_projects_own_actions_run(tmp_path):
+    """No endpoints.yml and no ACTION_ENDPOINT: the project's actions/ package runs in process, never
+    shopkeep's own demo actions of the same names (a subprocess: the import must not touch this one)."""
+    project = copy_project("retail-demo", tmp_path)
+    (project / "endpoints.yml").unlink()
+    script = (
+        "import os, sys\n"
+        "from bot.config import load_config\n"
+        "from bot.rasa_project import apply_project\n"
+        "from bot.dialogue.custom_actions import InProcessActions\n"
+        f"config, notes = apply_project(load_config(None, dict(os.environ)), {str(project)!r}, dict(os.environ))\n"
+        "actions = InProcessActions(config.actions.package, config.actions.root)\n"
+        "print(actions.has('action_give_name'), actions.has('validate_order_status_form'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "ACTION_ENDPOINT"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=SUBPROCESS_TIMEOUT_S)
+    assert done.stdout.split()[-2:] == ["True", "False"], done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("broken, where", [
+    ("domain.yml", "domain.yml:"),
+    ("data/rules.yml", "rules.yml:"),
+    ("data/nlu.yml", "nlu.yml:"),
+])
+def test_a_broken_project_file_is_one_clear_error(tmp_path, broken, where):
+    project = copy_project("helpdesk-assistant", tmp_path)
+    (project / broken).chmod(0o644)
+    (project / broken).write_text("version: '3.1'\nitems:\n bad: [\n")
+    for command in (["--project", str(project), "run", "--port", "8097"], ["test", "--project", str(project)]):
+        done = shopkeep(command, tmp_path / "data")
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr and where in done.stderr

@@ -32,10 +32,30 @@ class ActionRunner(Protocol):
     async def close(self) -> None: ...
 
 
+class NoActions:
+    """A project without custom actions (no action server, no actions package): every custom action
+    fails with the reason, which the shopper gets as an apology and the log as an error."""
+
+    def has(self, action: str) -> bool:
+        return False
+
+    async def run(self, call: dict) -> dict:
+        raise ActionFailed(call["next_action"], "no action server is configured (endpoints.yml action_endpoint "
+                                                "or ACTION_ENDPOINT) and the project has no actions package")
+
+    async def close(self) -> None:
+        pass
+
+
 class InProcessActions:
-    def __init__(self, package: str):
+    """rasa-sdk actions run in this process. `root`: the folder the package is imported from (a Rasa
+    project's folder, whose `actions` package imports itself as `actions.xxx`); None: the usual path."""
+
+    def __init__(self, package: str, root: str | None = None):
         from rasa_sdk.executor import ActionExecutor
 
+        if root is not None:
+            _import_from(package, root)
         self._executor = ActionExecutor()
         self._executor.register_package(package)
 
@@ -55,6 +75,24 @@ class InProcessActions:
 
     async def close(self) -> None:
         pass
+
+
+def _import_from(package: str, root: str) -> None:
+    """Make `package` the one under `root`: first on the path, and any other package of that name
+    already imported (shopkeep's own demo `actions`) forgotten, so that the project's actions run."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(root).resolve())
+    loaded = sys.modules.get(package)
+    if loaded is not None and not str(getattr(loaded, "__file__", "") or "").startswith(root):
+        for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+            del sys.modules[name]
+    if root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)
+    importlib.invalidate_caches()
 
 
 class RemoteActions:

@@ -395,9 +395,14 @@ class MemoizationPolicy:
         applied = applied_events(events)
         action_at = [i for i, e in enumerate(applied) if e.get("event") == "action"]
         for start in action_at[-self.max_history:]:
-            truncated, _, _ = self.featurizer.replay(applied[start:])
+            truncated, _, forgot = self.featurizer.replay(applied[start:])
             found = self.lookup.get(_key(truncated[-self.max_history:]))
             if found:
+                active = self.featurizer.replay(events)[2].active_loop
+                if found[0] == ACTION_LISTEN and active and not forgot.active_loop:
+                    # a story that knows nothing of the form (the form was forgotten with the events before
+                    # it) says to wait: the form asks again, as after a general rule (Rasa's RulePolicy)
+                    return Prediction(active, "memo", found[1], True)
                 return Prediction(found[0], "memo", found[1])
         # shorter windows of the latest states, longest first, when they lead to one action only
         for n in range(min(self.max_history, len(states)) - 1, 0, -1):

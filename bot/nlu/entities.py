@@ -176,7 +176,9 @@ class EntityExtractor:
                  roles: dict[str, list[dict]] | None = None, annotated: dict[str, list[str]] | None = None,
                  dimensions: Iterable[str] = ()):
         self.synonyms = {k.casefold(): v for k, v in (synonyms or {}).items()}
-        self._patterns = [_Pattern(name, re.compile(p), "regex") for name, ps in (regexes or {}).items() for p in ps]
+        # case-insensitive, as Rasa's RegexEntityExtractor by default ("sk-1005" for SK-\d{4})
+        self._patterns = [_Pattern(name, re.compile(p, re.IGNORECASE), "regex")
+                          for name, ps in (regexes or {}).items() for p in ps]
         for kind, tables in (("lookup", lookups), ("annotation", annotated)):
             self._patterns += [_Pattern(name, _lookup_regex(vs), kind, {v.strip().casefold(): v.strip() for v in vs})
                                for name, vs in (tables or {}).items()]

@@ -803,3 +803,35 @@ def test_a_float_slot_is_capped_to_its_range(tmp_path):
     domain = {**SLOT_DOMAIN, "slots": {"score": {"type": "float"}}}
     bot = policy(tmp_path, domain, "stories:\n" + check_story("score", 5, "utter_vip"))
     assert next_action(bot, checked(slot("score", 10))) == "utter_vip"
+
+
+def test_a_story_that_forgot_the_form_does_not_leave_it_waiting(tmp_path):
+    """Two interruptions in a form: the second is recalled only by a story from before the form (the
+    augmented memoization forgets the form with the events before it). Its "wait" would leave the
+    rejected form silent; the form asks again instead, as after a general rule (helpdesk-assistant)."""
+    ensemble = policy(tmp_path, {"intents": ["ask", "help", "oos"], "forms": {"f": {"required_slots": []}},
+                                 "responses": responses("utter_help", "utter_oos")}, """
+        rules:
+        - rule: start
+          steps:
+          - intent: ask
+          - action: f
+          - active_loop: f
+        stories:
+        - story: help in the form
+          steps:
+          - intent: ask
+          - action: f
+          - active_loop: f
+          - intent: help
+          - action: utter_help
+          - action: f
+        - story: out of scope
+          steps:
+          - intent: oos
+          - action: utter_oos
+        """, max_history=4)
+    events = [*SESSION_START, *said("ask"), action("f"), loop("f"), *said("help"), rejected("f"),
+              action("utter_help"), action("f"), *said("oos"), rejected("f"), action("utter_oos")]
+    prediction = ensemble.predict(events)
+    assert (prediction.action, prediction.interrupted_loop) == ("f", True)

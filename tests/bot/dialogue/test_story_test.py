@@ -351,3 +351,49 @@ def test_several_files_and_stories_keep_their_order(tmp_path):
     (folder / "nlu.yml").write_text("nlu:\n- intent: greet\n  examples: |\n    - hello\n")
     results = run_test_stories(dialogue(tmp_path), parse, folder)
     assert [(r.story, r.passed) for r in results] == [("a", True), ("b1", True), ("b2", False)]
+
+
+def test_a_full_retrieval_intent_and_its_response_are_compared_as_rasa_does(tmp_path):
+    """`intent: faq/returns` and `action: utter_faq/returns` in a test story: the sub-intent the model
+    found, and the response the retrieval action chose (Rasa's test names it so)."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text("rules:\n- rule: faq\n  steps:\n  - intent: faq\n  - action: utter_faq\n")
+    domain = Domain({"intents": ["faq"], "responses": {"utter_faq/returns": [{"text": "30 days"}],
+                                                       "utter_faq/shipping": [{"text": "3 days"}]}})
+    bot = Dialogue(domain, load_policy(rules, domain), actions=None, answerer=None)
+    path = tmp_path / "tests" / "stories.yml"
+    path.parent.mkdir()
+    path.write_text(textwrap.dedent("""
+        stories:
+        - story: the right answer
+          steps:
+          - user: how do returns work
+            intent: faq/returns
+          - action: utter_faq/returns
+        - story: another answer expected
+          steps:
+          - user: how do returns work
+            intent: faq/returns
+          - action: utter_faq/shipping
+        """))
+    right, wrong = run_test_stories(bot, parse, path.parent)
+    assert right.passed, right.first_difference
+    assert not wrong.passed and "expected action 'utter_faq/shipping', predicted 'utter_faq/returns'" in \
+        wrong.first_difference
+
+
+def test_a_restart_in_the_middle_of_a_form_starts_the_conversation_again(tmp_path):
+    """A story's `action: action_restart` forgets the conversation, as the action itself does."""
+    [result] = run(tmp_path, """
+        stories:
+        - story: restart mid form
+          steps:
+          - intent: order_status
+          - action: order_form
+          - active_loop: order_form
+          - intent: restart
+          - action: action_restart
+          - intent: greet
+          - action: utter_greet
+        """)
+    assert result.passed, result.first_difference

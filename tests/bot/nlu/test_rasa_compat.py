@@ -364,3 +364,19 @@ def test_a_model_trained_from_a_data_folder(tmp_path):
     write(data_dir / "more" / "nlu.yml", NLU_B + "    - cheers\n")
     second = train_model(data_dir, tmp_path / "models", lang="en", progress=False)
     assert second != first and complete_models(tmp_path / "models") == [first, second]
+
+
+def test_regex_entities_ignore_case_as_rasa_does():
+    """Rasa's RegexEntityExtractor is case-insensitive by default: "sk-1005" is an order id for SK-\\d{4}."""
+    from bot.nlu.entities import EntityExtractor
+
+    extractor = EntityExtractor(regexes={"order_id": [r"SK-\d{4}"]}, shop_entities=False)
+    assert [e["value"] for e in extractor.extract("where is my order sk-1005")] == ["sk-1005"]
+
+
+def test_duckling_numbers_only_for_projects_that_ask_for_them():
+    from bot.nlu.entities import EntityExtractor
+
+    assert [e["value"] for e in EntityExtractor(dimensions=("number",)).extract("size 9 or nine, not SK-1009")
+            if e["entity"] == "number"] == [9, 9]
+    assert not [e for e in EntityExtractor().extract("size 9") if e["entity"] == "number"]
