@@ -80,7 +80,7 @@ class Assistant:
             # searched; silence while a person has the conversation
             if await self.sessions.handed_off(sender_id):
                 return []
-            return [{"text": ASK_ZH if has_chinese(text) else ASK}]
+            return [self.empty_message_reply(text)]
         async with self.locks.hold(sender_id) as held:
             session = await self.sessions.load(sender_id)
             message_id = (metadata or {}).get("message_id")
@@ -101,6 +101,14 @@ class Assistant:
                 except SessionStoreUnavailable as exc:
                     log.error("conversation %s: the console was not told of this turn: %s", sender_id, exc)
         return messages
+
+    def empty_message_reply(self, text: str) -> dict:
+        """The prompt for a message with nothing to understand: the store's "what would you like to
+        know?", or, for a bot with no knowledge (a Rasa project), its own `utter_default`."""
+        dialogue = self.dialogue
+        if not dialogue.answerer.retriever.passages and "utter_default" in dialogue.domain.responses:
+            return dialogue.domain.render("utter_default", {})[0]
+        return {"text": ASK_ZH if has_chinese(text) else ASK}
 
     def understand(self, text: str) -> tuple[dict, list[str]]:
         """`parse` below, with the message's sentiment when the pipeline has a sentiment model."""

@@ -67,3 +67,16 @@ async def test_case_a24_the_a09_project_answers_a_message_without_a_rule(models)
     dialogue = Dialogue(domain, rules, InProcessActions("actions"), models.answerer)
     replies = await dialogue.respond(Session("a24-d"), parse("my email is a@b.com", "inform"))
     assert replies and replies[0]["text"]
+
+
+def test_an_empty_message_to_a_bot_without_knowledge_gets_its_own_utter_default(tmp_path):
+    """A Rasa project without knowledge/ gets its own utter_default for "   ", not the demo store's prompt."""
+    from types import SimpleNamespace
+
+    from bot.pipeline import Assistant
+    from knowledge.retrieval import EmptyRetriever
+
+    domain, rules = project(tmp_path, DOMAIN + '  utter_default:\n    - text: "Could you rephrase?"\n', RULES)
+    bot = Dialogue(domain, rules, None, SimpleNamespace(retriever=EmptyRetriever()))
+    assistant = Assistant(interpreter=None, dialogue=bot, sessions=None, locks=None)
+    assert assistant.empty_message_reply("   ") == {"text": "Could you rephrase?"}
