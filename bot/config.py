@@ -93,7 +93,7 @@ class NluConfig:
     data: Path = Path("nlu.yml")
     lang: str = "auto"  # en, zh or auto (from the training data)
     encoder: str | None = None  # None: the packaged encoder for the language
-    finetune: bool | None = None  # None: when the data has at least 1,000 English examples
+    finetune: bool | None = None  # None: the packaged encoder as it is (fine-tuning did not transfer); true: tune
     fallback_threshold: float | None = None  # None: chosen on held-out training data
     # Duckling dimensions found by shopkeep itself (number, email): set from a Rasa project's config.yml
     builtin_entities: tuple[str, ...] = ()

@@ -114,8 +114,8 @@ def add_nlu_commands(sub: argparse._SubParsersAction) -> None:
                        help="language of the data: picks the encoder (default: auto, from the data)")
     train.add_argument("--encoder", help="override the encoder (packaged:NAME, a directory or a hub id)")
     train.add_argument("--finetune", action=argparse.BooleanOptionalAction, default=None,
-                       help="fine-tune the English encoder on the intents (default: when there are at least "
-                            "1,000 English examples; about 8 minutes for 15,000 on 2 cores)")
+                       help="fine-tune the English encoder on the intents (default: no; it helps on text like "
+                            "the training data, not on other styles; about 8 minutes for 15,000 on 2 cores)")
     train.add_argument("--threshold", type=float,
                        help="out-of-scope confidence threshold (default: chosen on held-out data)")
     train.add_argument("--force", action="store_true", help="train even if an identical model exists")
