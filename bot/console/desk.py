@@ -44,6 +44,8 @@ from bot.sessions.store import SessionStore
 from lm.language import has_chinese
 
 log = logging.getLogger(__name__)
+# Actions every turn has that say nothing of what the bot did (waiting, a session's start): not in traces.
+BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_session_start"})
 
 WAITING, TAKEN = "waiting", "taken"  # in the queue
 HANDED_BACK, RESOLVED, CANCELLED = "handed_back", "resolved", "cancelled"  # out of it
@@ -229,7 +231,8 @@ class HandoffDesk:
         return {"intent": (parse.get("intent") or {}).get("name"),
                 "confidence": (parse.get("intent") or {}).get("confidence"),
                 "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities", [])],
-                "actions": [e["name"] for e in events if e.get("event") == "action" and e.get("name")],
+                "actions": [e["name"] for e in events if e.get("event") == "action" and e.get("name")
+                            and e["name"] not in BOOKKEEPING_ACTIONS],
                 "sources": [s if isinstance(s, str) else s.get("title") for c in bots for s in c.get("sources") or []],
                 "abstained": any(c.get("abstained") for c in bots),
                 "sentiment": parse.get("sentiment")}
