@@ -47,12 +47,14 @@ from bot.channels.base import (
 )
 from bot.channels.outbound import ENTRY_ID, SOCKET, SocketPump
 from bot.channels.sockets import check_client_id, client_ip, socket_turn
+from bot.config import DEMO_CONFIG
 from bot.sessions.redis_client import SessionStoreUnavailable
 from bot.typedefs import config_key, outbox_key, rate_limits_key, source_index_key, tokens_key
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "widget_static"
+DEMO_STORE = "Maple & Pine"  # the demo store's name (bot/demo/shopkeep.yml): its page is served at /
 CHANNEL = "widget"
 LANGS = ("en", "zh")
 SHUTDOWN_TURN_WAIT_S = 30.0  # on shutdown, turns still running get this long to finish
@@ -257,8 +259,19 @@ async def widget_js(request: web.Request) -> web.FileResponse:
                                                             "Access-Control-Allow-Origin": "*"})
 
 
-async def demo_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "demo.html", headers={"Cache-Control": "no-cache"})
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    """The demo store's page with the widget; for any other store (or a Rasa project), a plain page
+    with the store's name and the widget, not the demo store's products."""
+    config = request.app[config_key]
+    if config.source is not None and config.source == DEMO_CONFIG.resolve() and config.store_name == DEMO_STORE:
+        return web.FileResponse(STATIC / "demo.html", headers={"Cache-Control": "no-cache"})
+    store = html.escape(config.store_name)
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width, initial-scale=1'><title>{store}</title>"
+            "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
+            f"</style></head><body><h1>{store}</h1><p>Ask the assistant in the corner of this page.</p>"
+            f"<script src='/widget.js' data-title='{store}' async></script></body></html>")
+    return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 async def source_page(request: web.Request) -> web.Response:

@@ -80,3 +80,4 @@ def test_an_empty_message_to_a_bot_without_knowledge_gets_its_own_utter_default(
     bot = Dialogue(domain, rules, None, SimpleNamespace(retriever=EmptyRetriever()))
     assistant = Assistant(interpreter=None, dialogue=bot, sessions=None, locks=None)
     assert assistant.empty_message_reply("   ") == {"text": "Could you rephrase?"}
+
