@@ -13,7 +13,7 @@ from logging.handlers import RotatingFileHandler
 from bot.config import ConfigError, load_config
 from bot.console.cli import add_console_commands
 from bot.dialogue.domain import DomainError
-from bot.dialogue.rules import RulesError
+from bot.dialogue.stories import StoriesError
 from bot.nlu.cli import NLU_ERRORS, add_nlu_commands
 from bot.nlu.training_data import TrainingDataError
 from bot.sessions.embedded_redis import EmbeddedRedisError
@@ -24,7 +24,7 @@ from knowledge.reviews_cli import add_review_commands
 from lm.sentiment import SentimentError
 
 # A store's or Rasa project's files that cannot be used: one line naming the file (and line), no traceback.
-PROJECT_ERRORS = (DomainError, RulesError, TrainingDataError)
+PROJECT_ERRORS = (DomainError, StoriesError, TrainingDataError)
 
 
 def _setup_logging(config, verbose: bool) -> None:

@@ -111,8 +111,16 @@ async def assistant_context(app: web.Application):
     if config.actions.endpoint:
         actions = RemoteActions(config.actions.endpoint, config.actions.timeout_s)
         await actions.discover()
+    elif config.actions.package and config.actions.root:
+        try:  # a Rasa project's own actions/: its code may need packages shopkeep does not have
+            actions = InProcessActions(config.actions.package, config.actions.root)
+        except Exception as exc:
+            log.error("the project's actions in %s could not be loaded (%s: %s): its custom actions will fail; "
+                      "run them on their own action server (endpoints.yml action_endpoint or ACTION_ENDPOINT)",
+                      config.actions.root, type(exc).__name__, exc)
+            actions = NoActions()
     elif config.actions.package:
-        actions = InProcessActions(config.actions.package, config.actions.root)
+        actions = InProcessActions(config.actions.package)
     else:
         actions = NoActions()
     console = config.console

@@ -279,3 +279,12 @@ def test_a_broken_project_file_is_one_clear_error(tmp_path, broken, where):
         done = shopkeep(command, tmp_path / "data")
         assert done.returncode == 2, done.stderr[-2000:]
         assert "Traceback" not in done.stderr and where in done.stderr
+
+
+def test_a_broken_test_stories_file_is_one_clear_error_not_a_failed_story(tmp_path):
+    project = copy_project("helpdesk-assistant", tmp_path)
+    stories = project / "tests" / "test_conversations.yml"
+    stories.chmod(0o644)
+    stories.write_text("stories:\n- story: x\n  steps: [\n")
+    done = shopkeep(["test", "--project", str(project)], tmp_path / "data")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "test_conversations.yml:" in done.stderr

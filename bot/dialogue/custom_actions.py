@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Protocol
 
 import aiohttp
@@ -56,6 +57,7 @@ class InProcessActions:
 
         if root is not None:
             _import_from(package, root)
+            os.chdir(root)  # as a Rasa action server runs: the project's actions open files from its folder
         self._executor = ActionExecutor()
         self._executor.register_package(package)
 

@@ -10,13 +10,17 @@ names the file, the rule or story and the action.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bot.dialogue.domain import Domain
-from bot.dialogue.policy import DEFAULT_ACTIONS, DEFAULT_MAX_HISTORY, PolicyEnsemble
+from bot.dialogue.policy import DEFAULT_ACTIONS, DEFAULT_INTENT_ACTIONS, DEFAULT_MAX_HISTORY, PolicyEnsemble
 from bot.dialogue.stories import RULE_SNIPPET, DialogueData, StoriesError, read_dialogue_file
 
+log = logging.getLogger(__name__)
+
 ANSWER_FROM_KNOWLEDGE = "action_answer_from_knowledge"
+DEFAULT_INTENTS = tuple(DEFAULT_INTENT_ACTIONS)  # restart, back, session_start: known without declaring
 BUILTIN_ACTIONS = {ANSWER_FROM_KNOWLEDGE, RULE_SNIPPET, *DEFAULT_ACTIONS}
 
 
@@ -60,10 +64,27 @@ def check_actions(data: DialogueData, domain: Domain) -> None:
                                      "which the domain does not declare")
 
 
+def unknown_intents(data: DialogueData, domain: Domain) -> list[str]:
+    """"file: rule 'r' uses intent 'x', which the domain does not declare" for each such step (Rasa warns
+    about these too; the rule can never apply)."""
+    known = {*domain.intents, "nlu_fallback", *DEFAULT_INTENTS}
+    found = []
+    for block in [*data.rules, *data.stories]:
+        for step in [*block.condition, *block.steps]:
+            for option in (step.get("or") if isinstance(step, dict) and "or" in step else [step]) or []:
+                intent = option.get("intent") if isinstance(option, dict) else None
+                if intent and str(intent).split("/")[0] not in known:
+                    found.append(f"{block.source}: {block.kind} '{block.name}' uses intent '{intent}', which the "
+                                 "domain does not declare")
+    return found
+
+
 def load_policy(paths, domain: Domain, max_history: int = DEFAULT_MAX_HISTORY) -> PolicyEnsemble:
     """The policies trained on the rules and stories in `paths`. Raises RulesError."""
     data = read_dialogue(paths)
     check_actions(data, domain)
+    for problem in unknown_intents(data, domain):
+        log.warning(problem)
     try:
         return PolicyEnsemble(domain, data, max_history)
     except StoriesError as exc:

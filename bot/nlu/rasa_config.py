@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
+from bot.yaml_files import read_yaml
 
 # Rasa 3's defaults.
 FALLBACK_THRESHOLD = 0.3  # FallbackClassifier listed without a threshold
@@ -81,14 +81,8 @@ class RasaNluSettings:
 def read_rasa_config(path: str | Path) -> RasaNluSettings:
     """Read a Rasa 3 config.yml; a missing file gives Rasa's defaults."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raw, found = None, False
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RasaConfigError(f"{path}: not valid YAML: {exc}") from None
-    else:
-        found = True
+    found = path.is_file()
+    raw = read_yaml(path, RasaConfigError) if found else None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

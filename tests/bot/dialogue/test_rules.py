@@ -38,3 +38,10 @@ def test_a_form_needing_an_undeclared_slot_is_refused(tmp_path):
     path.write_text("forms:\n  f:\n    required_slots: [email]\n")
     with pytest.raises(DomainError, match="form 'f' requires slot 'email'"):
         Domain.load(path)
+
+
+def test_a_rule_with_an_undeclared_intent_is_a_warning(tmp_path, caplog):
+    path = tmp_path / "rules.yml"
+    path.write_text("rules:\n- rule: r\n  steps:\n  - intent: no_such_intent\n  - action: utter_hi\n")
+    load_policy(path, Domain({"intents": ["greet"], "responses": {"utter_hi": [{"text": "hi"}]}}))
+    assert "rule 'r' uses intent 'no_such_intent', which the domain does not declare" in caplog.text

@@ -324,7 +324,7 @@ def test_missing_config_and_config_without_pipeline_get_rasa_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("language: en\npipeline: [\n", "config.yml: not valid YAML"),
+    ("language: en\npipeline: [\n", "config.yml:3: invalid YAML"),
     ("- a list\n", "expected a mapping"),
     ("pipeline:\n  - WhitespaceTokenizer\n", "'pipeline' item 1 must be a mapping with a 'name'"),
     ("pipeline:\n  - name: FallbackClassifier\n    threshold: high\n", "threshold must be a number from 0 to 1"),
