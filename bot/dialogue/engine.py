@@ -1,10 +1,15 @@
 """Deciding and running the actions that answer one message.
 
-The rules give each intent its actions. Forms ask for their required slots
-one at a time; an unrelated question in the middle of a form is answered and
-the form asks again. Custom actions run through an ActionRunner (in process
-or on a Rasa action server); responses, forms and knowledge answers are
-built in.
+As Rasa's processor: the next action is predicted from the conversation so far
+(bot/dialogue/policy.py: rules, stories, the active form), run, and predicted
+again, until the prediction is action_listen. Forms ask for their required
+slots one at a time; a message that does not answer the form is handled by the
+rules and stories (a question is answered) and the form asks again. Custom
+actions run through an ActionRunner (in process or on a Rasa action server);
+responses, forms, Rasa's default actions and knowledge answers are built in.
+Around that, shopkeep's own: the handoff to a person (asked for, after
+unanswered questions, on strong negative sentiment), support hours, and the
+shopper's language.
 """
 
 from __future__ import annotations
