@@ -62,6 +62,12 @@ class Domain:
         return self.raw.get("slots") or {}
 
     @property
+    def initial_slots(self) -> dict:
+        """The slots that have an `initial_value`, with it (a new dict each time: callers keep it)."""
+        return {name: spec["initial_value"] for name, spec in self.slots.items()
+                if spec.get("initial_value") is not None}
+
+    @property
     def session_config(self) -> tuple[float, bool]:
         """(session_expiration_time in minutes, 0 = never; carry_over_slots_to_new_session), Rasa's
         defaults 60 and True."""

@@ -220,10 +220,10 @@ class Dialogue:
         if user is None:
             user = {"event": "user", "text": parse.get("text", ""), "parse_data": parse}
             session.record(user)
-        earlier = [e for e in session.history if e.get("event") == "action"]
+        earlier = any(e.get("event") == "action" for e in session.history)
         expiry_min, carry_over = self.domain.session_config
         last_time = session.history[-1].get("timestamp", 0) if session.history else 0
-        expired = bool(earlier) and expiry_min > 0 and user.get("timestamp", time.time()) - last_time > expiry_min * 60
+        expired = earlier and expiry_min > 0 and user.get("timestamp", time.time()) - last_time > expiry_min * 60
         if earlier and not expired:
             return
         start = [{"event": "action", "name": ACTION_SESSION_START}, {"event": "session_started"}]
@@ -231,14 +231,11 @@ class Dialogue:
             if session.handoff or session.active_form:
                 return  # a person or a form is still on it: the session goes on
             kept = {k: v for k, v in session.slots.items() if v is not None} if carry_over else {}
-            session.slots = {name: spec.get("initial_value") for name, spec in self.domain.slots.items()
-                             if spec.get("initial_value") is not None}
+            session.slots = self.domain.initial_slots
             session.slots.update(kept)
             start += [{"event": "slot", "name": k, "value": v} for k, v in kept.items()]
-        else:
-            for name, spec in self.domain.slots.items():  # initial values, on the first message
-                if spec.get("initial_value") is not None and name not in session.slots:
-                    session.slots[name] = spec["initial_value"]
+        else:  # initial values, on the first message
+            session.slots = {**self.domain.initial_slots, **session.slots}
         start.append({"event": "action", "name": ACTION_LISTEN})
         at = session.new_events.index(user)
         stamp = user.get("timestamp", time.time())
@@ -663,8 +660,7 @@ class Dialogue:
         kept = dict(session.slots) if carry_over else {}
         self._deactivate(session)
         session.record({"event": "restart" if not carry_over else "session_started"})
-        session.slots = {name: spec.get("initial_value") for name, spec in self.domain.slots.items()
-                         if spec.get("initial_value") is not None}
+        session.slots = self.domain.initial_slots
         for name, value in kept.items():
             if value is not None and name != "requested_slot":
                 self._set_slot(session, name, value)
@@ -754,8 +750,7 @@ class Dialogue:
             else:
                 session.slots[event["name"]] = event.get("value")
         elif kind == "reset_slots":  # AllSlotsReset: back to the initial values
-            session.slots = {name: spec.get("initial_value") for name, spec in self.domain.slots.items()
-                             if spec.get("initial_value") is not None}
+            session.slots = self.domain.initial_slots
         elif kind == "pause":
             session.handoff = self._handoff_state(turn)
             self._deactivate(session)

@@ -120,8 +120,7 @@ class Featurizer:
         self.domain = domain
         self.slot_specs = domain.slots
         self.entities = set(domain.entities)
-        self.initial = {name: spec.get("initial_value") for name, spec in self.slot_specs.items()
-                        if spec.get("initial_value") is not None}
+        self.initial = domain.initial_slots
         self.entity_slots: dict[str, list[str]] = {}  # entity -> slots an unconditional mapping fills with it
         for name, spec in self.slot_specs.items():
             for mapping in spec.get("mappings") or []:
