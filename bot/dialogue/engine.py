@@ -389,9 +389,8 @@ class Dialogue:
         the intent. `from_trigger_intent` fills when a form starts (_trigger_slots); `custom` is left
         to custom actions."""
         intent = parse["intent"]["name"]
-        ignored = _as_list((self.domain.raw.get("forms") or {}).get(session.active_form or "", {}) and
-                           ((self.domain.raw["forms"][session.active_form] or {}).get("ignored_intents") or []))
-        if session.active_form and intent in ignored:
+        form = ((self.domain.raw.get("forms") or {}).get(session.active_form) or {}) if session.active_form else {}
+        if intent in _as_list(form.get("ignored_intents") or []):
             return
         for slot, spec in self.domain.slots.items():
             for mapping in spec.get("mappings") or []:
@@ -404,9 +403,7 @@ class Dialogue:
                               and all(e.get(k) == mapping[k] for k in ("role", "group") if mapping.get(k))]
                     if not values:
                         continue
-                    value = values[0] if len(values) == 1 or spec.get("type") != "list" else values
-                    if spec.get("type") == "list" and not isinstance(value, list):
-                        value = [value]
+                    value = values if spec.get("type") == "list" else values[0]
                 elif kind == "from_text":
                     value = parse.get("text", "")
                 elif kind == "from_intent":  # (no intent list: any intent, as Rasa's intent_is_desired)
@@ -421,20 +418,14 @@ class Dialogue:
         the mapping's intent (Rasa does not check their `conditions`, which name the form itself)."""
         for slot in self.domain.forms.get(form, []):
             for mapping in (self.domain.slots.get(slot) or {}).get("mappings") or []:
-                if mapping.get("type") != "from_trigger_intent":
-                    continue
-                if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
-                    continue
-                if mapping.get("not_intent") and intent in _as_list(mapping["not_intent"]):
+                if mapping.get("type") != "from_trigger_intent" or not _intent_allowed(mapping, intent):
                     continue
                 self._set_slot(session, slot, mapping.get("value"))
                 break
 
     @staticmethod
     def _mapping_applies(session: Session, mapping: dict, intent: str) -> bool:
-        if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
-            return False
-        if mapping.get("not_intent") and intent in _as_list(mapping["not_intent"]):
+        if not _intent_allowed(mapping, intent):
             return False
         conditions = mapping.get("conditions") or []
         if not conditions:
@@ -537,10 +528,7 @@ class Dialogue:
         return bool(requested) and any(e["name"] == requested for e in self._this_turns_slot_events(session, form))
 
     async def _say_form_stopped(self, turn: "_Turn") -> None:
-        if "utter_form_stopped" in self.domain.responses:
-            for message in self.domain.render("utter_form_stopped", turn.session.slots, turn.channel):
-                turn.say(message)
-        else:
+        if not self._utter("utter_form_stopped", turn):
             turn.say({"text": FORM_STOPPED_TEXT[self._lang(turn.session)]})
 
     async def _ask(self, form: str, slot: str, turn: "_Turn") -> None:
@@ -582,10 +570,7 @@ class Dialogue:
             await self._run_default(action, turn)
         elif action.startswith("utter_"):
             name = self._retrieval_response(action, turn.parse) if action not in self.domain.responses else action
-            if name in self.domain.responses:
-                for message in self.domain.render(name, session.slots, turn.channel):
-                    turn.say(message)
-            else:
+            if not self._utter(name, turn):
                 log.warning("response %s is not in the domain", action)
         elif action == ANSWER_FROM_KNOWLEDGE:
             await self._answer_from_knowledge(turn, turn.text)
@@ -597,6 +582,15 @@ class Dialogue:
                 self._hand_off(turn)
         else:
             await self._run_custom(action, turn)
+
+    def _utter(self, name: str | None, turn: "_Turn") -> bool:
+        """Say the domain's response `name` (its messages, one variant chosen); False when the domain
+        has no such response."""
+        if name not in self.domain.responses:
+            return False
+        for message in self.domain.render(name, turn.session.slots, turn.channel):
+            turn.say(message)
+        return True
 
     def _retrieval_response(self, action: str, parse: dict) -> str | None:
         """For a retrieval action (`utter_faq`), the response of the message's retrieval intent
@@ -618,9 +612,8 @@ class Dialogue:
             await self._say_form_stopped(turn)
             turn.ended = True
         elif action in (ACTION_RESTART, ACTION_SESSION_START):
-            if action == ACTION_RESTART and "utter_restart" in self.domain.responses:
-                for message in self.domain.render("utter_restart", session.slots, turn.channel):
-                    turn.say(message)
+            if action == ACTION_RESTART:
+                self._utter("utter_restart", turn)
             self._start_afresh(session, carry_over=action == ACTION_SESSION_START)
             turn.ended = True
         elif action in (ACTION_DEFAULT_FALLBACK, ACTION_TWO_STAGE_FALLBACK, ACTION_DEFAULT_ASK_AFFIRMATION,
@@ -632,19 +625,12 @@ class Dialogue:
                 turn.say({"text": TWO_STAGE_TEXT[self._lang(session)], "buttons": options})
             else:
                 response = "utter_ask_rephrase" if action == ACTION_DEFAULT_ASK_REPHRASE else "utter_default"
-                if response not in self.domain.responses:
-                    response = "utter_default"
-                if response in self.domain.responses:
-                    for message in self.domain.render(response, session.slots, turn.channel):
-                        turn.say(message)
-                else:
+                if not self._utter(response, turn) and not self._utter("utter_default", turn):
                     await self._answer_from_knowledge(turn, turn.text)
             session.record({"event": "rewind"})
             turn.ended = True
         elif action == ACTION_BACK:
-            if "utter_back" in self.domain.responses:
-                for message in self.domain.render("utter_back", session.slots, turn.channel):
-                    turn.say(message)
+            self._utter("utter_back", turn)
             session.record({"event": "rewind"})
             session.record({"event": "rewind"})
             turn.ended = True
@@ -771,9 +757,9 @@ class Dialogue:
         elif kind == "session_started":
             session.slots = {}
         elif kind == "bot":  # BotUttered: said like any other message (case A11)
-            data = {k: v for k, v in (event.get("data") or {}).items() if v not in (None, [], {})}
-            turn.say({"text": event.get("text"), **{k: v for k, v in data.items() if k in MESSAGE_KEYS}}
-                     if event.get("text") else {k: v for k, v in data.items() if k in MESSAGE_KEYS})
+            message = {k: v for k, v in (event.get("data") or {}).items()
+                       if k in MESSAGE_KEYS and v not in (None, [], {})}
+            turn.say({"text": event["text"], **message} if event.get("text") else message)
             return
         elif kind in ("reminder", "cancel_reminder"):
             # shopkeep has no scheduler: a reminder is kept in the conversation's events, not triggered
@@ -803,6 +789,13 @@ class _Turn:
         self.messages.append(message)
         extra = {k: v for k, v in message.items() if k != "text"}
         self.session.record({"event": "bot", "text": message.get("text"), "data": extra})
+
+
+def _intent_allowed(mapping: dict, intent: str | None) -> bool:
+    """A slot mapping's `intent` list (if any) has `intent`, and its `not_intent` list does not."""
+    if mapping.get("intent") and intent not in _as_list(mapping["intent"]):
+        return False
+    return not (mapping.get("not_intent") and intent in _as_list(mapping["not_intent"]))
 
 
 def _as_list(value) -> list:
