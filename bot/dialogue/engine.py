@@ -256,7 +256,7 @@ class Dialogue:
                 prediction = self.policy.predict(session.events)
                 action, interrupted = prediction.action, prediction.interrupted_loop
                 if action is None:
-                    action = self._unpredicted(turn)
+                    action = self.unpredicted_action(prediction.tracker, turn.intent)
                     interrupted = action == session.active_form  # asked again, not validated again
             if action in (None, ACTION_LISTEN):
                 return
@@ -265,9 +265,6 @@ class Dialogue:
                 return
         log.warning("conversation %s: %d actions in one turn; waiting for the shopper", session.sender_id,
                     MAX_ACTIONS_PER_TURN)
-
-    def _unpredicted(self, turn: "_Turn") -> str | None:
-        return self.unpredicted_action(self.policy.tracker(turn.session.events), turn.intent)
 
     def unpredicted_action(self, tracker: TrackerState, intent: str | None) -> str | None:
         """The action when no rule or story decides. Straight after the shopper's message: a form that

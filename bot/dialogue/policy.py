@@ -242,6 +242,7 @@ class Prediction:
     policy: str  # "default", "loop", "rule", "memo", "memo_window" or "none"
     source: str = ""  # the rule's or story's name
     interrupted_loop: bool = False  # the form runs again after an unhappy path: it must not validate
+    tracker: TrackerState | None = None  # the conversation it was predicted on (PolicyEnsemble.predict)
 
     def __bool__(self) -> bool:
         return self.action is not None
@@ -386,7 +387,8 @@ class MemoizationPolicy:
                 names.setdefault(action, name)
         self._names = names
 
-    def predict(self, states: list[dict], events: list[dict]) -> Prediction:
+    def predict(self, states: list[dict], events: list[dict], tracker: TrackerState) -> Prediction:
+        """`states` and `tracker`: `events` replayed (Featurizer.replay)."""
         key = _key(states[-self.max_history:])
         if key in self.lookup:
             return Prediction(self.lookup[key][0], "memo", self.lookup[key][1])
@@ -397,7 +399,7 @@ class MemoizationPolicy:
             truncated, _, forgot = self.featurizer.replay(applied[start:])
             found = self.lookup.get(_key(truncated[-self.max_history:]))
             if found:
-                active = self.featurizer.replay(events)[2].active_loop
+                active = tracker.active_loop
                 if found[0] == ACTION_LISTEN and active and not forgot.active_loop:
                     # a story that knows nothing of the form (the form was forgotten with the events before
                     # it) says to wait: the form asks again, as after a general rule (Rasa's RulePolicy)
@@ -424,15 +426,16 @@ class PolicyEnsemble:
             log.warning("rules contradict: %s; the first one is kept", problem)
 
     def predict(self, events: list[dict]) -> Prediction:
+        """The next action; the Prediction carries the replayed conversation (`tracker`)."""
         states, _, tracker = self.featurizer.replay(events)
         prediction = self.rules.predict(states, tracker)
-        if prediction:
-            return prediction
-        memo = self.memo.predict(states, events)
-        if memo and not (memo.action == tracker.active_loop and tracker.loop_rejected
-                         and tracker.latest_action == ACTION_LISTEN):
-            return memo
-        return Prediction(None, "none")
+        if not prediction:
+            prediction = self.memo.predict(states, events, tracker)
+            if prediction.action == tracker.active_loop and tracker.loop_rejected \
+                    and tracker.latest_action == ACTION_LISTEN:
+                prediction = Prediction(None, "none")
+        prediction.tracker = tracker
+        return prediction
 
     def tracker(self, events: list[dict]) -> TrackerState:
         return self.featurizer.replay(events)[2]

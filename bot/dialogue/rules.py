@@ -52,31 +52,30 @@ def read_dialogue(paths) -> DialogueData:
     return data
 
 
-def check_actions(data: DialogueData, domain: Domain) -> None:
-    """Raise RulesError for the first action that is neither in the domain nor built in."""
+def _named(data: DialogueData, key: str):
+    """(block, name) for each `key` step ("action", "intent") of every rule and story, `or` options too."""
     for block in [*data.rules, *data.stories]:
         for step in [*block.condition, *block.steps]:
             options = step.get("or") if isinstance(step, dict) and "or" in step else [step]
             for option in options or []:
-                action = option.get("action") if isinstance(option, dict) else None
-                if action and not (domain.knows_action(action) or action in BUILTIN_ACTIONS):
-                    raise RulesError(f"{block.source}: {block.kind} '{block.name}' uses action '{action}', "
-                                     "which the domain does not declare")
+                if isinstance(option, dict) and option.get(key):
+                    yield block, option[key]
+
+
+def check_actions(data: DialogueData, domain: Domain) -> None:
+    """Raise RulesError for the first action that is neither in the domain nor built in."""
+    for block, action in _named(data, "action"):
+        if not (domain.knows_action(action) or action in BUILTIN_ACTIONS):
+            raise RulesError(f"{block.source}: {block.kind} '{block.name}' uses action '{action}', "
+                             "which the domain does not declare")
 
 
 def unknown_intents(data: DialogueData, domain: Domain) -> list[str]:
     """"file: rule 'r' uses intent 'x', which the domain does not declare" for each such step (Rasa warns
     about these too; the rule can never apply)."""
     known = {*domain.intents, "nlu_fallback", *DEFAULT_INTENTS}
-    found = []
-    for block in [*data.rules, *data.stories]:
-        for step in [*block.condition, *block.steps]:
-            for option in (step.get("or") if isinstance(step, dict) and "or" in step else [step]) or []:
-                intent = option.get("intent") if isinstance(option, dict) else None
-                if intent and str(intent).split("/")[0] not in known:
-                    found.append(f"{block.source}: {block.kind} '{block.name}' uses intent '{intent}', which the "
-                                 "domain does not declare")
-    return found
+    return [f"{block.source}: {block.kind} '{block.name}' uses intent '{intent}', which the domain does not declare"
+            for block, intent in _named(data, "intent") if str(intent).split("/")[0] not in known]
 
 
 def load_policy(paths, domain: Domain, max_history: int = DEFAULT_MAX_HISTORY) -> PolicyEnsemble:

@@ -57,23 +57,17 @@ class Block:
 
     @property
     def start_checkpoints(self) -> list[str]:
-        names = []
-        for step in self.steps:
-            if isinstance(step, dict) and "checkpoint" in step:
-                names.append(step["checkpoint"])
-            else:
-                break
-        return names
+        return _leading_checkpoints(self.steps)
 
     @property
     def end_checkpoints(self) -> list[str]:
-        names = []
-        for step in reversed(self.steps):
-            if isinstance(step, dict) and "checkpoint" in step:
-                names.append(step["checkpoint"])
-            else:
-                break
-        return names
+        return _leading_checkpoints(reversed(self.steps))
+
+
+def _leading_checkpoints(steps) -> list[str]:
+    """The names of the `checkpoint` steps `steps` begins with."""
+    return [step["checkpoint"] for step in itertools.takewhile(
+        lambda step: isinstance(step, dict) and "checkpoint" in step, steps)]
 
 
 @dataclass

@@ -111,11 +111,10 @@ def predict_action(dialogue: Dialogue, tracker: list[dict], expected: str | None
     event when the form's prediction is passed over for `expected`)."""
     policy = dialogue.policy
     prediction = policy.predict(tracker)
-    state = policy.tracker(tracker)
-    if prediction.action != expected and prediction.action and prediction.action == state.active_loop:
+    if prediction.action != expected and prediction.action and prediction.action == prediction.tracker.active_loop:
         tracker.append({"event": "action_execution_rejected", "name": prediction.action})
         prediction = policy.predict(tracker)
-        state = policy.tracker(tracker)
     if prediction.action:
         return prediction.action
+    state = prediction.tracker
     return dialogue.unpredicted_action(state, (state.latest_message or {}).get("intent")) or ACTION_LISTEN
