@@ -33,7 +33,8 @@ from bot.dialogue.engine import Dialogue  # noqa: E402
 from bot.dialogue.rules import load_policy  # noqa: E402
 from bot.dialogue.stories import block_events, read_dialogue_file  # noqa: E402
 from bot.dialogue.story_test import DUCKLING_DIMENSIONS, predict_action, run_test_stories  # noqa: E402
-from bot.rasa_project import apply_project, duckling_dimensions  # noqa: E402
+from bot.nlu.rasa_config import read_rasa_config  # noqa: E402
+from bot.rasa_project import apply_project  # noqa: E402
 
 
 def prediction_times(dialogue: Dialogue, files: list[Path]) -> list[float]:
@@ -66,8 +67,8 @@ def main() -> int:
                                 actions=None, answerer=None)
             interpreter = train_intents(config, progress=False)
             stories = root / args.stories_dir
-            results = run_test_stories(dialogue, interpreter.parse, stories,
-                                       duckling_dimensions(root) & DUCKLING_DIMENSIONS)
+            duckling = set(read_rasa_config(root / "config.yml").duckling_dimensions) & DUCKLING_DIMENSIONS
+            results = run_test_stories(dialogue, interpreter.parse, stories, duckling)
             files = sorted(p for p in stories.rglob("*.y*ml"))
             times = np.array(prediction_times(dialogue, files)) * 1000
             passed = sum(r.passed for r in results)

@@ -167,9 +167,9 @@ def cmd_test(args: argparse.Namespace, config) -> int:
     interpreter = train_intents(config, progress=True)
     duckling = set()
     if args.project:
-        from bot.rasa_project import duckling_dimensions
+        from bot.nlu.rasa_config import read_rasa_config
 
-        duckling = duckling_dimensions(Path(args.project)) & DUCKLING_DIMENSIONS
+        duckling = set(read_rasa_config(Path(args.project) / "config.yml").duckling_dimensions) & DUCKLING_DIMENSIONS
     results = run_test_stories(dialogue, interpreter.parse, stories, duckling)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

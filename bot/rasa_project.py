@@ -58,7 +58,7 @@ def apply_project(config: Config, root: str | Path, env: dict[str, str]) -> tupl
     notes.append(settings.notice)
     memo = settings.memoization
     max_history = (memo.max_history or WHOLE_CONVERSATION) if memo else DEFAULT_MAX_HISTORY
-    duckling = sorted(duckling_dimensions(root) & set(BUILTIN_DIMENSIONS))
+    duckling = sorted(set(settings.duckling_dimensions) & set(BUILTIN_DIMENSIONS))
     nlu = replace(config.nlu, data=data, lang=settings.language, builtin_entities=tuple(duckling),
                   fallback_threshold=settings.fallback_threshold if settings.fallback_threshold is not None
                   else config.nlu.fallback_threshold)
@@ -88,16 +88,6 @@ def apply_project(config: Config, root: str | Path, env: dict[str, str]) -> tupl
     return replace(config, nlu=nlu, dialogue=dialogue, actions=actions, knowledge=knowledge,
                    store_name=config.store_name if config.source and "demo" not in str(config.source)
                    else root.name), notes
-
-
-def duckling_dimensions(root: Path) -> set[str]:
-    """The entity names the project's config.yml asks Duckling for (DucklingEntityExtractor dimensions)."""
-    path = Path(root) / "config.yml"
-    raw = read_yaml(path, ConfigError) if path.is_file() else {}
-    for item in (raw or {}).get("pipeline") or []:
-        if isinstance(item, dict) and item.get("name") == "DucklingEntityExtractor":
-            return set(item.get("dimensions") or [])
-    return set()
 
 
 def _endpoints(path: Path) -> tuple[str | None, list[str]]:

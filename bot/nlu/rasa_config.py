@@ -74,6 +74,7 @@ class RasaNluSettings:
     rule_policy: RulePolicySettings | None = None
     ignored_components: tuple[str, ...] = ()
     ignored_policies: tuple[str, ...] = ()
+    duckling_dimensions: tuple[str, ...] = ()  # what DucklingEntityExtractor was asked for ("number", "time")
     found: bool = True  # False when there was no config.yml
     notice: str = field(default="", compare=False)
 
@@ -96,8 +97,11 @@ def read_rasa_config(path: str | Path) -> RasaNluSettings:
     pipeline = _items(raw, "pipeline", path)
     threshold = None
     ignored_components = []
+    duckling: tuple[str, ...] = ()
     for item in pipeline or []:
         name = item["name"]
+        if name == "DucklingEntityExtractor":  # (also listed as ignored: shopkeep runs no Duckling)
+            duckling = tuple(str(d) for d in item.get("dimensions") or ())
         if name == "FallbackClassifier":
             threshold = _number(item, "threshold", FALLBACK_THRESHOLD, path)
         elif name not in _BUILT_IN and name not in ignored_components:
@@ -135,7 +139,7 @@ def read_rasa_config(path: str | Path) -> RasaNluSettings:
     settings = RasaNluSettings(
         language=language, rasa_language=rasa_language, fallback_threshold=threshold, memoization=memoization,
         rule_policy=rule_policy, ignored_components=tuple(ignored_components),
-        ignored_policies=tuple(ignored_policies), found=found)
+        ignored_policies=tuple(ignored_policies), duckling_dimensions=duckling, found=found)
     return _with_notice(settings, path, pipeline is None, "policies" not in raw)
 
 
