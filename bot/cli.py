@@ -40,17 +40,18 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def check_files(config) -> None:
+def check_files(config):
     """Read the domain, the rules and stories and the NLU data now (cheap), so that a broken file is one
-    clear error naming it, before any model loads or the server starts. Raises DomainError, RulesError
-    or TrainingDataError."""
+    clear error naming it, before any model loads or the server starts. Returns (domain, policy).
+    Raises DomainError, RulesError or TrainingDataError."""
     from bot.dialogue.domain import Domain
     from bot.dialogue.rules import load_policy
     from bot.nlu.training_data import load_training_data
 
     domain = Domain.load(config.dialogue.domain)
-    load_policy(config.dialogue.rules, domain, config.dialogue.max_history)
+    policy = load_policy(config.dialogue.rules, domain, config.dialogue.max_history)
     load_training_data(config.nlu.data, strict=config.nlu.strict)
+    return domain, policy
 
 
 def cmd_run(args: argparse.Namespace, config) -> int:
@@ -146,9 +147,7 @@ def cmd_test(args: argparse.Namespace, config) -> int:
     from pathlib import Path
 
     from bot.assembly import train_intents
-    from bot.dialogue.domain import Domain
     from bot.dialogue.engine import Dialogue
-    from bot.dialogue.rules import load_policy
     from bot.dialogue.story_test import DUCKLING_DIMENSIONS, run_test_stories, story_files
 
     stories = Path(args.stories) if args.stories else (Path(args.project) / "tests" if args.project else None)
@@ -159,10 +158,7 @@ def cmd_test(args: argparse.Namespace, config) -> int:
     if not story_files(stories):
         print(f"shopkeep: {stories}: no YAML file with 'stories:' there", file=sys.stderr)
         return 2
-    check_files(config)
-    domain = Domain.load(config.dialogue.domain)
-    dialogue = Dialogue(domain, load_policy(config.dialogue.rules, domain, config.dialogue.max_history),
-                        actions=None, answerer=None)
+    dialogue = Dialogue(*check_files(config), actions=None, answerer=None)
     print(f"action server: {config.actions.endpoint or 'none'} (actions are predicted, not run, as in rasa test)")
     interpreter = train_intents(config, progress=True)
     duckling = set()
