@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.config import Config, ConfigError
 from bot.nlu.entities import BUILTIN_DIMENSIONS
 from bot.nlu.rasa_config import RasaConfigError, read_rasa_config
-from bot.yaml_files import read_yaml
+from bot.yaml_files import read_yaml, yaml_files
 
 DEFAULT_MAX_HISTORY = 5
 WHOLE_CONVERSATION = 20  # memoization's max_history when config.yml leaves it unset (Rasa: all of it)
@@ -50,7 +50,7 @@ def apply_project(config: Config, root: str | Path, env: dict[str, str]) -> tupl
     root = Path(root).resolve()
     domain, data = project_files(root)
     notes = [f"project {root}: domain {domain.name}{'/' if domain.is_dir() else ''}, NLU data, rules and "
-             f"stories from {sorted(p.relative_to(root).as_posix() for p in data.rglob('*.y*ml'))}"]
+             f"stories from {[p.relative_to(root).as_posix() for p in yaml_files(data)]}"]
     try:
         settings = read_rasa_config(root / "config.yml")
     except RasaConfigError as exc:

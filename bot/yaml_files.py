@@ -6,11 +6,27 @@ titled `Yes` stays "Yes"; only `true` and `false` are booleans.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def yaml_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """The files `paths` stands for: a file as given; a folder's .yml/.yaml files, recursively, in name
+    order, hidden ones skipped (a Rasa project's data/ or domain/ folder)."""
+    files: list[Path] = []
+    for path in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in YAML_SUFFIXES
+                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            files.append(path)
+    return files
 
 
 def _parser() -> YAML:

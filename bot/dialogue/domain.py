@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.yaml_files import read_yaml
+from bot.yaml_files import read_yaml, yaml_files
 
 
 class DomainError(Exception):
@@ -22,9 +22,8 @@ class Domain:
     @classmethod
     def load(cls, path: str | Path) -> "Domain":
         path = Path(path)
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
         raw: dict = {}
-        for file in files:  # a `domain/` folder is merged, as Rasa merges it
+        for file in yaml_files(path):  # a `domain/` folder is merged, as Rasa merges it
             part = read_yaml(file, DomainError) or {}
             if not isinstance(part, dict):
                 raise DomainError(f"{file}: expected a mapping")

@@ -11,11 +11,11 @@ names the file, the rule or story and the action.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from bot.dialogue.domain import Domain
 from bot.dialogue.policy import DEFAULT_ACTIONS, DEFAULT_INTENT_ACTIONS, DEFAULT_MAX_HISTORY, PolicyEnsemble
 from bot.dialogue.stories import RULE_SNIPPET, DialogueData, StoriesError, read_dialogue_file
+from bot.yaml_files import yaml_files
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +28,11 @@ class RulesError(StoriesError):
     """The rules or stories cannot be used; the message names the file and rule."""
 
 
-def dialogue_files(paths) -> list[Path]:
-    """The YAML files among `paths` (files, or folders walked recursively, in name order)."""
-    files: list[Path] = []
-    for path in [paths] if isinstance(paths, (str, Path)) else list(paths):
-        path = Path(path)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()))
-        else:
-            files.append(path)
-    return files
-
-
 def read_dialogue(paths) -> DialogueData:
     """The rules and stories in `paths` (a file, a folder, or a list of them); files without either
     key add nothing. Raises RulesError."""
     data = DialogueData()
-    for file in dialogue_files(paths):
+    for file in yaml_files(paths):
         try:
             data.extend(read_dialogue_file(file))
         except StoriesError as exc:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from bot.dialogue.engine import Dialogue
 from bot.dialogue.policy import user_intent
-from bot.dialogue.rules import dialogue_files
 from bot.dialogue.stories import ACTION_LISTEN, block_events, read_dialogue_file
+from bot.yaml_files import yaml_files
 
 # The events Rasa's default actions add, which a story lists only as the action.
 DEFAULT_ACTION_EVENTS = {"action_restart": [{"event": "restart"}],
@@ -48,7 +48,7 @@ class StoryResult:
 
 def story_files(paths) -> list[Path]:
     """The YAML files with `stories:` among `paths` (files or folders)."""
-    return [p for p in dialogue_files(paths) if read_dialogue_file(p, test=True).stories]
+    return [p for p in yaml_files(paths) if read_dialogue_file(p, test=True).stories]
 
 
 def run_test_stories(dialogue: Dialogue, parse, paths, duckling: set[str] = frozenset()) -> list[StoryResult]:

@@ -28,7 +28,8 @@ import numpy as np
 from bot.nlu.classifier import Calibration, IntentClassifier, RoutedClassifier
 from bot.nlu.entities import EntityExtractor, annotated_values, role_evidence
 from bot.nlu.lexical import LexicalFeatures
-from bot.nlu.training_data import TrainingData, training_files
+from bot.nlu.training_data import TrainingData
+from bot.yaml_files import yaml_files
 from lm.embeddings import get_encoder
 
 FORMAT_VERSION = 4  # 4: int8 encoders and n-gram features
@@ -46,7 +47,7 @@ def fingerprint(data_files: Path | str | Iterable[Path | str], settings: dict) -
     file gives the same fingerprint as before several were accepted, so
     existing models stay current.
     """
-    files = training_files(data_files)
+    files = yaml_files(data_files)
     digest = hashlib.sha256(json.dumps({"format": FORMAT_VERSION, **settings}, sort_keys=True).encode())
     if len(files) == 1:
         digest.update(files[0].read_bytes())

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import yaml
 
+from bot.yaml_files import YAML_SUFFIXES, yaml_files
+
 log = logging.getLogger(__name__)
 
 # [text](entity) or [text]{"entity": ..., "value": ..., "role": ..., "group": ...}
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
-YAML_SUFFIXES = (".yml", ".yaml")
 
 OUT_OF_SCOPE_LABELS = {"nlu_fallback", "oos"}
 
@@ -117,21 +118,6 @@ class _Reader:
         return self.data.check(where)
 
 
-def training_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """The candidate files: a file as given, a folder's .yml/.yaml files
-    (recursively, sorted, hidden ones skipped)."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in YAML_SUFFIXES
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
-        else:
-            files.append(path)
-    return files
-
-
 def load_training_data(paths: str | Path | Iterable[str | Path], strict: bool = False) -> TrainingData:
     """Rasa NLU YAML (.yml/.yaml) or CSV (.csv), by the file's suffix.
 
@@ -148,7 +134,7 @@ def load_training_data(paths: str | Path | Iterable[str | Path], strict: bool = 
             return load_nlu_yaml(path, strict)
         raise TrainingDataError(f"{path}: training data must be .yml, .yaml or .csv")
     where = paths if isinstance(paths, (str, Path)) else ", ".join(str(p) for p in paths)
-    files = training_files(paths)
+    files = yaml_files(paths)
     data = TrainingData(source=str(where))
     reader = _Reader(data, strict)
     for path in files:
